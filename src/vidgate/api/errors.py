@@ -1,0 +1,75 @@
+"""The one place that turns errors into the contract's envelope. Routes raise; they never build error JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vidgate.errors import (
+    ApiNotFound,
+    CreateTaskFailed,
+    GetResultFailed,
+    InvalidRequestBody,
+    MethodNotAllowed,
+    VidgateError,
+)
+
+log = logging.getLogger("vidgate.api")
+SUBMIT_PATH_PREFIX = "/v3/async/vidu-"
+
+
+def envelope(error: VidgateError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return envelope_of(error.status, error.reason, error.message, error.metadata, headers)
+
+
+def envelope_of(
+    status: int, reason: str, message: str, metadata: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"code": status, "reason": reason, "message": message, "metadata": metadata}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def describe_validation_error(errors: list[Any]) -> InvalidRequestBody:
+    """Name the first offending field in words a client developer can act on."""
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return InvalidRequestBody("The request body is not valid JSON.", {"field": None})
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    field = ".".join(location) or "body"
+    if first.get("type") == "missing":
+        message = f"Field '{field}' is required."
+    elif field == "body":
+        message = "The request body must be a JSON object."
+    else:
+        message = f"Field '{field}': {first.get('msg', 'invalid value')}."
+    return InvalidRequestBody(message, {"field": field})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VidgateError)
+    async def _vidgate_error(_request: Request, exc: VidgateError) -> JSONResponse:
+        return envelope(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return envelope(describe_validation_error(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return envelope(ApiNotFound(f"No API at {request.method} {request.url.path}."))
+        if exc.status_code == 405:
+            return envelope(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
+        return envelope_of(exc.status_code, "HTTP_ERROR", str(exc.detail), {})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if request.url.path.startswith(SUBMIT_PATH_PREFIX):
+            return envelope(CreateTaskFailed("The task could not be created; please retry."))
+        return envelope(GetResultFailed("The request failed on our side; please retry."))

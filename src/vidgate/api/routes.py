@@ -1,0 +1,105 @@
+"""HTTP routes: parse, authenticate, call the service, shape the answer. No logic lives here.
+
+Routes are plain `def`s: FastAPI runs them in its thread pool, so blocking database and image work
+never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import FileResponse
+
+from vidgate.api.auth import require_key
+from vidgate.api.schemas import ErrorEnvelope, SubmitRequest, SubmitResponse, TaskList, TaskResult
+from vidgate.api.service import Services
+from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature
+from vidgate.storage.signing import verify
+from vidgate.tasks.model import ApiKey, TaskStatus
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 429, 500)
+}
+router = APIRouter(responses=ERROR_RESPONSES)
+Key = Annotated[ApiKey, Depends(require_key)]
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/v3/async/vidu-q2-pro-img2video", response_model=SubmitResponse, response_model_exclude_none=True
+)
+def submit(
+    body: SubmitRequest,
+    request: Request,
+    key: Key,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> SubmitResponse:
+    task = services(request).submit(key.tenant_id, body, idempotency_key)
+    return SubmitResponse(task_id=task.id)
+
+
+@router.get("/v3/async/task-result", response_model=TaskResult)
+def task_result(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> TaskResult:
+    svc = services(request)
+    return svc.result_document(svc.get(task_id, key.tenant_id), str(request.base_url))
+
+
+@router.post("/v3/async/task-cancel", response_model=TaskResult)
+def task_cancel(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> TaskResult:
+    svc = services(request)
+    return svc.result_document(svc.cancel(task_id, key.tenant_id), str(request.base_url))
+
+
+@router.get("/v3/async/tasks", response_model=TaskList)
+def list_tasks(
+    request: Request,
+    key: Key,
+    status: Annotated[str | None, Query(description="e.g. TASK_STATUS_QUEUED")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> TaskList:
+    svc = services(request)
+    wanted = None
+    if status is not None:
+        try:
+            wanted = TaskStatus(status.removeprefix("TASK_STATUS_"))
+        except ValueError:
+            raise InvalidRequestBody(
+                f"Field 'status': unknown status {status!r}.", {"field": "status"}
+            ) from None
+    after = None
+    if cursor is not None:
+        created, _, task_id = cursor.partition("_")
+        if not created.isdigit() or not task_id:
+            raise InvalidRequestBody("Field 'cursor': not a cursor this server issued.", {"field": "cursor"})
+        after = (int(created), task_id)
+    tasks = svc.store.list_tasks(key.tenant_id, status=wanted, limit=limit, after=after)
+    base = str(request.base_url)
+    next_cursor = f"{tasks[-1].created_ms}_{tasks[-1].id}" if len(tasks) == limit else None
+    return TaskList(tasks=[svc.result_document(t, base) for t in tasks], next_cursor=next_cursor)
+
+
+@router.get("/v3/files/{key:path}", include_in_schema=False)
+def download(request: Request, key: str, expires: int = 0, signature: str = "") -> FileResponse:
+    svc = services(request)
+    if not verify(svc.signing_secret, key, expires, signature):
+        raise InvalidSignature("This link is invalid or has expired; read task-result again for a fresh one.")
+    path = svc.objects.local_path(key)
+    if path is None or not path.is_file():
+        raise FileNotFound("The file is no longer available.")
+    return FileResponse(path, media_type="video/mp4", filename=path.name)
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", include_in_schema=False)
+def readyz(request: Request) -> dict[str, str]:
+    services(request).store.has_claimable()  # raises (-> 500 envelope) when the database is unreachable
+    return {"status": "ready"}

@@ -1,0 +1,122 @@
+"""The wire contract's request and response bodies, exactly as CONTRACT.md states them.
+
+Strict types: `"5"` is not a duration and `1` is not a boolean. Unknown fields are ignored, for
+clients written against a newer upstream. Schemas never import the database.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+MAX_PROMPT_CHARS = 2000
+MAX_SEED = 2**32 - 1
+MAX_VOICE_ID_CHARS = 256
+
+
+class WebhookSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: StrictStr
+
+
+class SubmitExtra(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    webhook: WebhookSpec | None = None
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    images: list[StrictStr] = Field(min_length=1, description="http(s) URLs or data:image/...;base64, URIs")
+    prompt: StrictStr = Field(description=f"1..{MAX_PROMPT_CHARS} characters after trimming")
+    duration: StrictInt = Field(5, ge=1, le=10, description="seconds")
+    resolution: Literal["540p", "720p", "1080p"] = "720p"
+    movement_amplitude: Literal["auto", "small", "medium", "high", "large"] = "auto"
+    seed: StrictInt | None = Field(None, ge=0, le=MAX_SEED)
+    bgm: StrictBool = False
+    audio: StrictBool = False
+    voice_id: StrictStr | None = None
+    off_peak: StrictBool = False
+    watermark: StrictBool = False
+    extra: SubmitExtra | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_length(cls, value: str) -> str:
+        value = value.strip()
+        if not 1 <= len(value) <= MAX_PROMPT_CHARS:
+            raise ValueError(f"must be 1..{MAX_PROMPT_CHARS} characters after trimming")
+        return value
+
+    @field_validator("movement_amplitude")
+    @classmethod
+    def _upstream_alias(cls, value: str) -> str:
+        return "high" if value == "large" else value
+
+    @field_validator("voice_id")
+    @classmethod
+    def _well_formed_voice(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value or len(value) > MAX_VOICE_ID_CHARS:
+            raise ValueError(f"must be 1..{MAX_VOICE_ID_CHARS} characters")
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class SubmitResponse(BaseModel):
+    task_id: str
+    provider_request_id: str | None = None
+
+
+class TaskInfo(BaseModel):
+    task_id: str
+    status: Literal[
+        "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED"
+    ]
+    reason: str
+    task_type: str
+    eta: int
+    progress_percent: int
+
+
+class DebugInfo(BaseModel):
+    request_info: str = ""
+    submit_time_ms: str = ""
+    execute_time_ms: str = ""
+    complete_time_ms: str = ""
+
+
+class ResultExtra(BaseModel):
+    model_config = ConfigDict(extra="allow")  # engine notes (camera move, voice used) ride along
+    seed: str
+    debug_info: DebugInfo
+
+
+class Video(BaseModel):
+    video_url: str
+    video_url_ttl: str
+    video_type: Literal["mp4"] = "mp4"
+
+
+class TaskResult(BaseModel):
+    task: TaskInfo
+    extra: ResultExtra
+    images: list[Any] = []
+    videos: list[Video] = []
+    audios: list[Any] = []
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskResult]
+    next_cursor: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    code: int
+    reason: str
+    message: str
+    metadata: dict[str, Any] = {}

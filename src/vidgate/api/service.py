@@ -1,0 +1,131 @@
+"""What the routes ask for: submit a task, read one as the contract's document. Routes stay thin."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from vidgate.api.schemas import (
+    DebugInfo,
+    ResultExtra,
+    SubmitRequest,
+    TaskInfo,
+    TaskResult,
+    Video,
+)
+from vidgate.errors import InvalidRequestBody, TaskNotFound
+from vidgate.inputs.fetch import check_url
+from vidgate.inputs.images import decode_data_uri, is_data_uri, normalise, store_image
+from vidgate.settings import Settings
+from vidgate.storage import ObjectStore
+from vidgate.storage.signing import signed_query
+from vidgate.store.sql import SqlTaskStore
+from vidgate.tasks.model import TASK_TYPE, Task, TaskParams, TaskStatus
+
+# Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
+SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: SqlTaskStore
+    objects: ObjectStore
+    signing_secret: str
+
+    def submit(self, tenant_id: str, request: SubmitRequest, idempotency_key: str | None = None) -> Task:
+        if len(request.images) > self.settings.max_images:
+            raise InvalidRequestBody(
+                f"Field 'images': at most {self.settings.max_images} images per task.",
+                {"field": "images", "limit": self.settings.max_images},
+            )
+        request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        refs = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
+        params = TaskParams(
+            images=refs,
+            prompt=request.prompt,
+            duration=request.duration,
+            resolution=request.resolution,
+            movement_amplitude=request.movement_amplitude,
+            seed=request.seed if request.seed is not None else secrets.randbelow(2**31),
+            bgm=request.bgm,
+            audio=request.audio,
+            voice_id=request.voice_id,
+            off_peak=request.off_peak,
+            watermark=request.watermark,
+            extra=request.extra.model_dump(exclude_none=True) if request.extra else {},
+        )
+        task, _created = self.store.create_task(
+            tenant_id,
+            params,
+            max_attempts=self.settings.max_attempts,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        return task
+
+    def _accept_image(self, ref: str, index: int) -> str:
+        """Data URIs are checked and stored now (a bad one is a 400); URLs are checked for form now
+        and fetched by the worker, so submit stays fast."""
+        if is_data_uri(ref):
+            data = decode_data_uri(ref, index)
+            png = normalise(data, index, self.settings.max_image_bytes, self.settings.max_image_pixels)
+            return store_image(self.objects, png)
+        check_url(ref, index, self.settings.allow_private_urls)
+        return ref
+
+    def get(self, task_id: str, tenant_id: str) -> Task:
+        task = self.store.get_task(task_id, tenant_id)
+        if task is None:
+            raise TaskNotFound(f"No task with id {task_id!r}.")
+        return task
+
+    def cancel(self, task_id: str, tenant_id: str) -> Task:
+        task = self.store.request_cancel(task_id, tenant_id)
+        if task is None:
+            raise TaskNotFound(f"No task with id {task_id!r}.")
+        return task
+
+    def result_document(self, task: Task, base_url: str) -> TaskResult:
+        videos = []
+        if task.status is TaskStatus.SUCCEED and task.output_key:
+            ttl = self.settings.video_url_ttl
+            base = (self.settings.public_base_url or base_url).rstrip("/")
+            query = signed_query(self.signing_secret, task.output_key, ttl)
+            videos.append(
+                Video(video_url=f"{base}/v3/files/{quote(task.output_key)}?{query}", video_url_ttl=str(ttl))
+            )
+        return TaskResult(
+            task=TaskInfo(
+                task_id=task.id,
+                status=task.status.wire,  # type: ignore[arg-type]
+                reason=task.reason,
+                task_type=TASK_TYPE,
+                eta=self._eta(task),
+                progress_percent=task.progress,
+            ),
+            extra=ResultExtra(
+                seed=str(task.params.seed),
+                debug_info=DebugInfo(
+                    request_info=json.dumps({"attempt": task.attempt}),
+                    submit_time_ms=str(task.created_ms),
+                    execute_time_ms=str(task.started_ms or ""),
+                    complete_time_ms=str(task.completed_ms or ""),
+                ),
+                **task.result_info,
+            ),
+            videos=videos,
+        )
+
+    def _eta(self, task: Task) -> int:
+        if task.status is not TaskStatus.QUEUED:
+            return task.eta
+        per_task = estimate_render_seconds(task.params)
+        return round(per_task * (self.store.count_ahead(task) + 1))
+
+
+def estimate_render_seconds(params: TaskParams) -> float:
+    return params.duration * 24 * SECONDS_PER_FRAME.get(params.short_side, 0.03)

@@ -1,0 +1,54 @@
+"""The API application. `create_app(settings)` builds everything; importing this module does nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from vidgate import __version__
+from vidgate.api.errors import envelope, install_error_handlers
+from vidgate.api.routes import router
+from vidgate.api.service import Services
+from vidgate.errors import RequestTooLarge
+from vidgate.settings import Settings
+from vidgate.storage import open_store
+from vidgate.store.db import migrate, open_engine
+from vidgate.store.sql import SqlTaskStore
+
+
+def build_services(settings: Settings) -> Services:
+    engine = open_engine(settings.resolved_database_url())
+    migrate(engine)
+    return Services(
+        settings=settings,
+        store=SqlTaskStore(engine),
+        objects=open_store(settings),
+        signing_secret=settings.resolved_signing_secret(),
+    )
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="vidgate",
+        version=__version__,
+        description="Self-hosted, drop-in server for the VIDU Q2 Pro image-to-video async API.",
+    )
+    app.state.services = services or build_services(settings)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_request_bytes:
+            return envelope(
+                RequestTooLarge(
+                    f"The request body is larger than {settings.max_request_bytes} bytes.",
+                    {"limit": settings.max_request_bytes},
+                )
+            )
+        return await call_next(request)
+
+    return app

@@ -1,0 +1,206 @@
+"""The `vidgate` command: serve, worker, keys, generate."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vidgate.settings import Settings
+
+app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+DEV_KEY_FILE = "dev-api-key"
+EXAMPLE_REQUEST_FILE = "example-request.json"
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from vidgate.store.db import migrate, open_engine
+    from vidgate.store.sql import SqlTaskStore
+
+    engine = open_engine(settings.resolved_database_url())
+    migrate(engine)
+    return SqlTaskStore(engine)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Embedded worker processes (0 = API only).")] = None,
+    dev: Annotated[bool, typer.Option(help="Create a local dev key if none, print a curl to try.")] = False,
+) -> None:
+    """Start the API server (and embedded workers)."""
+    import uvicorn
+
+    from vidgate.app import create_app
+    from vidgate.worker.process import start_embedded_workers, stop_embedded_workers
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    application = create_app(settings)
+    if dev:
+        _print_dev_instructions(settings, _ensure_dev_key(settings, application.state.services.store))
+    children = start_embedded_workers(settings, settings.workers)
+    try:
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        stop_embedded_workers(children)
+
+
+@app.command()
+def worker() -> None:
+    """Run a standalone worker against the configured database and storage."""
+    from vidgate.worker.process import run_worker_until_signalled
+
+    run_worker_until_signalled(Settings())
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant the key acts for (default: the name).")] = None,
+) -> None:
+    """Create a key; prints only the key (shown once, stored hashed)."""
+    _record, secret = _store(Settings()).create_key(name, tenant)
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (prefix, name, tenant, state); never the keys themselves."""
+    for key in _store(Settings()).list_keys():
+        state = "revoked" if key.revoked_ms else "active"
+        typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix, as `keys list` shows.")]) -> None:
+    """Revoke a key; it stops working at once."""
+    if not _store(Settings()).revoke_key(key):
+        typer.echo(f"no active key {key!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo("revoked")
+
+
+@app.command()
+def generate(
+    images: Annotated[list[Path], typer.Argument(help="Input images (PNG, JPEG, WebP).", exists=True)],
+    prompt: Annotated[str, typer.Option(help="What the video shows; camera words pick the move.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")],
+    duration: Annotated[int, typer.Option(min=1, max=10)] = 5,
+    resolution: Annotated[str, typer.Option(help="540p, 720p or 1080p")] = "720p",
+    movement_amplitude: Annotated[str, typer.Option(help="auto, small, medium, high")] = "auto",
+    seed: Annotated[int | None, typer.Option(help="Same seed => same video.")] = None,
+) -> None:
+    """Render locally with no server, through the same engine path as the worker."""
+    from vidgate.api.schemas import SubmitRequest
+    from vidgate.engines import get_engine
+    from vidgate.engines.base import RenderJob
+    from vidgate.errors import VidgateError
+    from vidgate.inputs.images import normalise
+
+    settings = Settings()
+    try:
+        request = SubmitRequest(
+            images=[str(p) for p in images],
+            prompt=prompt,
+            duration=duration,
+            resolution=resolution,  # type: ignore[arg-type]
+            movement_amplitude=movement_amplitude,  # type: ignore[arg-type]
+            seed=seed,
+        )
+        arrays = [
+            _decode(normalise(p.read_bytes(), i, settings.max_image_bytes, settings.max_image_pixels))
+            for i, p in enumerate(images)
+        ]
+    except VidgateError as exc:
+        typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    job = RenderJob(
+        images=arrays,
+        prompt=request.prompt,
+        duration=request.duration,
+        short_side=int(request.resolution.removesuffix("p")),
+        movement_amplitude=request.movement_amplitude,  # type: ignore[arg-type]
+        seed=used_seed,
+        output_path=output,
+        encoder_threads=settings.encoder_threads,
+        quality=settings.quality,
+    )
+    result = get_engine(settings.engine).render(job, lambda _f: None, lambda: False)
+    typer.echo(json.dumps({"output": str(result.path), "seed": used_seed, "width": result.width,
+                           "height": result.height, "frames": result.frames, **result.info}))
+
+
+def _decode(png: bytes):  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _ensure_dev_key(settings: Settings, store) -> str:  # type: ignore[no-untyped-def]
+    """The local dev key is kept in plain text under the data folder (the database has only its hash),
+    so `make run` can print a working curl every time."""
+    path = settings.data_dir / DEV_KEY_FILE
+    if path.exists():
+        secret = path.read_text().strip()
+        if store.authenticate(secret) is not None:
+            return secret
+    _record, secret = store.create_key("dev", "dev")
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def _print_dev_instructions(settings: Settings, secret: str) -> None:
+    request_path = settings.data_dir / EXAMPLE_REQUEST_FILE
+    body = {
+        "images": [_example_image_data_uri()],
+        "prompt": "Slow zoom in on a warm sunset over the sea",
+        "duration": 5,
+        "resolution": "720p",
+        "movement_amplitude": "auto",
+        "seed": 123,
+    }
+    request_path.write_text(json.dumps(body, indent=2) + "\n")
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        "\nvidgate is starting. Dev API key: " + secret + "\n\nSubmit a task:\n"
+        f"  curl -s -X POST {base}/v3/async/vidu-q2-pro-img2video \\\n"
+        f"    -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\\n"
+        f"    -d @{request_path}\n\nThen poll it (use the task_id printed above):\n"
+        f"  curl -s -H 'Authorization: Bearer {secret}' "
+        f"'{base}/v3/async/task-result?task_id=TASK_ID'\n"
+    )
+
+
+def _example_image_data_uri() -> str:
+    """A small sunset gradient, so the example runs with no network and no files."""
+    import numpy as np
+    from PIL import Image
+
+    height, width = 144, 256
+    y = np.linspace(0, 1, height)[:, None, None]
+    x = np.linspace(0, 1, width)[None, :, None]
+    sky = np.array([255, 140, 60]) * (1 - y) + np.array([40, 60, 140]) * y
+    sun = 255 * np.exp(-(((x - 0.5) ** 2) + ((y - 0.45) ** 2)) / 0.01)
+    pixels = np.clip(sky + sun * np.array([1.0, 0.9, 0.6]), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()

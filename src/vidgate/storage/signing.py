@@ -1,0 +1,23 @@
+"""Signed, expiring URLs for result files: HMAC-SHA256 over the object key and the expiry time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+
+def sign(secret: str, key: str, expires: int) -> str:
+    message = f"{key}\n{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_query(secret: str, key: str, ttl: int, now: float | None = None) -> str:
+    expires = int((now or time.time()) + ttl)
+    return f"expires={expires}&signature={sign(secret, key, expires)}"
+
+
+def verify(secret: str, key: str, expires: int, signature: str, now: float | None = None) -> bool:
+    if expires < (now or time.time()):
+        return False
+    return hmac.compare_digest(sign(secret, key, expires), signature)

@@ -1,0 +1,340 @@
+"""The task store on SQLAlchemy Core: one class for SQLite and PostgreSQL.
+
+The tasks table is the queue. A worker claims with one compare-and-set UPDATE (PostgreSQL adds
+`FOR UPDATE SKIP LOCKED` so claimers never wait on each other), renews its lease by heartbeat, and every
+write it makes afterwards is fenced by `attempt = :mine`: once a lease expired and another worker
+claimed the task, the old worker's writes match no row and it learns it lost the task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vidgate.errors import MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
+from vidgate.store.tables import api_keys, tasks
+from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
+
+KEY_PREFIX = "vg_"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    owned: bool  # False: the lease was lost (expired and claimed again, or task ended)
+    cancel_requested: bool
+
+
+def _task(row: Any) -> Task:
+    return Task(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        status=TaskStatus(row.status),
+        reason=row.reason,
+        params=TaskParams.from_json(row.params),
+        progress=row.progress,
+        eta=row.eta,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
+        output_key=row.output_key,
+        result_info=json.loads(row.result_info),
+        cancel_requested=bool(row.cancel_requested),
+        created_ms=row.created_ms,
+        started_ms=row.started_ms,
+        completed_ms=row.completed_ms,
+    )
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms)
+
+
+class SqlTaskStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    # ---- submit and read -------------------------------------------------------------------
+
+    def create_task(
+        self,
+        tenant_id: str,
+        params: TaskParams,
+        *,
+        max_attempts: int,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[Task, bool]:
+        """Insert a QUEUED task; returns (task, created). With an idempotency key already used by this
+        tenant for the same request, returns the existing task and created=False."""
+        row = {
+            "id": str(uuid.uuid4()),
+            "tenant_id": tenant_id,
+            "status": TaskStatus.QUEUED.value,
+            "params": params.to_json(),
+            "priority": 1 if params.off_peak else 0,
+            "max_attempts": max_attempts,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "created_ms": now_ms(),
+        }
+        try:
+            with self.engine.begin() as conn:
+                created = conn.execute(insert(tasks).values(row).returning(*tasks.c)).one()
+            return _task(created), True
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+        existing = self._by_idempotency_key(tenant_id, idempotency_key)
+        if existing is None or existing[1] != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was already used with a different request body."
+            ) from None
+        return existing[0], False
+
+    def _by_idempotency_key(self, tenant_id: str, key: str) -> tuple[Task, str | None] | None:
+        query = select(tasks).where(tasks.c.tenant_id == tenant_id, tasks.c.idempotency_key == key)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return (_task(row), row.request_hash) if row else None
+
+    def get_task(self, task_id: str, tenant_id: str | None = None) -> Task | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if tenant_id is not None:
+            query = query.where(tasks.c.tenant_id == tenant_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return _task(row) if row else None
+
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 20,
+        after: tuple[int, str] | None = None,
+    ) -> Sequence[Task]:
+        """Newest first. `after` is the (created_ms, id) of the last task of the previous page."""
+        query = select(tasks).where(tasks.c.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(tasks.c.status == status.value)
+        if after is not None:
+            created, task_id = after
+            query = query.where(
+                or_(tasks.c.created_ms < created, and_(tasks.c.created_ms == created, tasks.c.id < task_id))
+            )
+        query = query.order_by(tasks.c.created_ms.desc(), tasks.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_task(row) for row in conn.execute(query)]
+
+    def count_ahead(self, task: Task) -> int:
+        """How many claimable tasks would be picked before this queued one."""
+        priority = int(task.params.off_peak)
+        query = select(func.count()).where(
+            tasks.c.status == TaskStatus.QUEUED.value,
+            or_(
+                tasks.c.priority < priority,
+                and_(tasks.c.priority == priority, tasks.c.created_ms < task.created_ms),
+            ),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def request_cancel(self, task_id: str, tenant_id: str) -> Task | None:
+        """A queued task ends at once; a running one is flagged and its worker stops at the next check."""
+        now = now_ms()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+                .where(tasks.c.status == TaskStatus.QUEUED.value)
+                .values(status=TaskStatus.FAILED.value, reason="CANCELED", completed_ms=now, eta=0)
+            )
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+                .where(tasks.c.status == TaskStatus.PROCESSING.value)
+                .values(cancel_requested=True)
+            )
+        return self.get_task(task_id, tenant_id)
+
+    # ---- the worker's side: claim, heartbeat, fenced writes ---------------------------------
+
+    def claim(self, worker_id: str, lease_seconds: float) -> Task | None:
+        now = time.time()
+        claimable = and_(
+            or_(
+                tasks.c.status == TaskStatus.QUEUED.value,
+                and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < now),
+            ),
+            tasks.c.attempt < tasks.c.max_attempts,
+            tasks.c.cancel_requested.is_(False),
+        )
+        candidate = (
+            select(tasks.c.id)
+            .where(claimable)
+            .order_by(tasks.c.priority, tasks.c.created_ms)
+            .limit(1)
+            .with_for_update(skip_locked=self._skip_locked)
+            .scalar_subquery()
+        )
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == candidate, claimable)
+            .values(
+                status=TaskStatus.PROCESSING.value,
+                lease_owner=worker_id,
+                lease_until=now + lease_seconds,
+                attempt=tasks.c.attempt + 1,
+                started_ms=func.coalesce(tasks.c.started_ms, int(now * 1000)),
+            )
+            .returning(*tasks.c)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).one_or_none()
+        return _task(row) if row else None
+
+    def _fenced(self, task_id: str, attempt: int) -> Any:
+        return update(tasks).where(
+            tasks.c.id == task_id,
+            tasks.c.attempt == attempt,
+            tasks.c.status == TaskStatus.PROCESSING.value,
+        )
+
+    def _write(self, statement: Any) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def renew_lease(self, task_id: str, attempt: int, lease_seconds: float) -> LeaseState:
+        owned = self._write(self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds))
+        task = self.get_task(task_id) if owned else None
+        return LeaseState(owned=owned, cancel_requested=bool(task and task.cancel_requested))
+
+    def set_progress(self, task_id: str, attempt: int, progress: int, eta: int) -> bool:
+        # Progress never goes backwards, even when a retry starts the render again.
+        monotonic = case((tasks.c.progress < progress, progress), else_=tasks.c.progress)
+        return self._write(self._fenced(task_id, attempt).values(progress=monotonic, eta=eta))
+
+    def set_params(self, task_id: str, attempt: int, params: TaskParams) -> bool:
+        """Record inputs once fetched (URLs replaced by stored hashes), so a retry never re-downloads."""
+        return self._write(self._fenced(task_id, attempt).values(params=params.to_json()))
+
+    def complete(self, task_id: str, attempt: int, output_key: str, info: dict[str, Any]) -> bool:
+        return self._write(
+            self._fenced(task_id, attempt).values(
+                status=TaskStatus.SUCCEED.value,
+                progress=100,
+                eta=0,
+                output_key=output_key,
+                result_info=json.dumps(info, sort_keys=True),
+                lease_owner=None,
+                lease_until=None,
+                completed_ms=now_ms(),
+            )
+        )
+
+    def fail(self, task_id: str, attempt: int, reason: str) -> bool:
+        return self._write(
+            self._fenced(task_id, attempt).values(
+                status=TaskStatus.FAILED.value,
+                reason=reason,
+                eta=0,
+                lease_owner=None,
+                lease_until=None,
+                completed_ms=now_ms(),
+            )
+        )
+
+    def release(self, task_id: str, attempt: int) -> bool:
+        """Give a task back to the queue after a fault that a retry may not hit."""
+        return self._write(
+            self._fenced(task_id, attempt).values(
+                status=TaskStatus.QUEUED.value, lease_owner=None, lease_until=None
+            )
+        )
+
+    def sweep(self) -> int:
+        """Fail tasks whose last allowed attempt lost its lease (the worker died); returns how many.
+        Tasks with attempts left need no sweep: `claim` takes expired leases directly."""
+        now = time.time()
+        statement = (
+            update(tasks)
+            .where(
+                tasks.c.status == TaskStatus.PROCESSING.value,
+                tasks.c.lease_until < now,
+                or_(tasks.c.attempt >= tasks.c.max_attempts, tasks.c.cancel_requested.is_(True)),
+            )
+            .values(
+                status=TaskStatus.FAILED.value,
+                reason=case((tasks.c.cancel_requested.is_(True), "CANCELED"), else_=MAX_ATTEMPTS_EXCEEDED),
+                eta=0,
+                lease_owner=None,
+                lease_until=None,
+                completed_ms=int(now * 1000),
+            )
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
+    def has_claimable(self) -> bool:
+        query = select(tasks.c.id).where(tasks.c.status == TaskStatus.QUEUED.value).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    # ---- API keys -------------------------------------------------------------------------
+
+    def create_key(self, name: str, tenant_id: str | None = None) -> tuple[ApiKey, str]:
+        """Returns the key record and the secret, which is shown once and stored only as a hash."""
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = {
+            "id": str(uuid.uuid4()),
+            "tenant_id": tenant_id or name,
+            "name": name,
+            "key_hash": hash_key(secret),
+            "prefix": secret[:10],
+            "created_ms": now_ms(),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(api_keys).values(row))
+        return ApiKey(row["id"], row["tenant_id"], name, row["prefix"], row["created_ms"], None), secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        digest = hash_key(secret)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).one_or_none()
+        # The lookup is by a hash of a 256-bit secret; the constant-time compare keeps it that way.
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_ms is not None:
+            return None
+        return _key(row)
+
+    def list_keys(self) -> Sequence[ApiKey]:
+        with self.engine.connect() as conn:
+            return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
+
+    def revoke_key(self, key_id_or_prefix: str) -> bool:
+        statement = (
+            update(api_keys)
+            .where(or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix))
+            .where(api_keys.c.revoked_ms.is_(None))
+            .values(revoked_ms=now_ms())
+        )
+        return self._write(statement)

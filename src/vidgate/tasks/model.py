@@ -1,0 +1,87 @@
+"""The task as vidgate keeps it: status enum, the record, and the request it carries."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaskStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    SUCCEED = "SUCCEED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+    @property
+    def wire(self) -> str:
+        """The contract's spelling, e.g. TASK_STATUS_QUEUED."""
+        return f"TASK_STATUS_{self.value}"
+
+
+TASK_TYPE = "VIDU_Q2_PRO_IMG2VIDEO"
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """The validated submit request, as the worker and engines need it (no wire concerns)."""
+
+    images: list[str]  # references as submitted: URLs, or `sha256:<hex>` for inputs already stored
+    prompt: str
+    duration: int
+    resolution: str
+    movement_amplitude: str
+    seed: int
+    bgm: bool = False
+    audio: bool = False
+    voice_id: str | None = None
+    off_peak: bool = False
+    watermark: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_side(self) -> int:
+        return int(self.resolution.removesuffix("p"))
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskParams:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    tenant_id: str
+    status: TaskStatus
+    reason: str
+    params: TaskParams
+    progress: int  # 0..100
+    eta: int  # seconds
+    attempt: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_until: float | None  # epoch seconds
+    output_key: str | None
+    result_info: dict[str, Any]
+    cancel_requested: bool
+    created_ms: int
+    started_ms: int | None
+    completed_ms: int | None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str  # the first characters of the key, shown in listings to tell keys apart
+    created_ms: int
+    revoked_ms: int | None

@@ -1,0 +1,62 @@
+"""Running workers as processes: `vidgate worker`, and the embedded workers of `vidgate serve`."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from multiprocessing.process import BaseProcess
+
+from vidgate.settings import Settings
+from vidgate.storage import open_store
+from vidgate.store.db import migrate, open_engine
+from vidgate.store.sql import SqlTaskStore
+from vidgate.worker.runner import Worker
+
+log = logging.getLogger("vidgate.worker")
+
+
+def build_worker(settings: Settings) -> Worker:
+    engine = open_engine(settings.resolved_database_url())
+    migrate(engine)
+    return Worker(settings, SqlTaskStore(engine), open_store(settings))
+
+
+def run_worker_until_signalled(settings: Settings) -> None:
+    """Work until SIGTERM/SIGINT; the task in hand is finished first (a second signal kills)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: finishing the current task, then stopping", signum)
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    build_worker(settings).run(stop)
+
+
+def start_embedded_workers(settings: Settings, count: int) -> list[BaseProcess]:
+    """Child processes, so rendering never competes with the API's event loop for the GIL."""
+    context = multiprocessing.get_context("spawn")
+    processes = []
+    for index in range(count):
+        process = context.Process(
+            target=run_worker_until_signalled, args=(settings,), name=f"vidgate-worker-{index}", daemon=True
+        )
+        process.start()
+        processes.append(process)
+    return processes
+
+
+def stop_embedded_workers(processes: list[BaseProcess], timeout: float = 10.0) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout)
+        if process.is_alive():  # a long render; its lease will hand the task to another worker
+            process.kill()
+            process.join()

@@ -1,0 +1,216 @@
+"""The worker: claim a task, fetch its inputs, render it, publish the result, exactly once.
+
+A claimed task is held by a lease that a heartbeat thread renews. If this process dies, the lease
+expires and another worker claims the task again with attempt + 1. Every write after the claim is
+fenced by our attempt number, so a worker that lost its lease (paused, partitioned, presumed dead)
+cannot overwrite the newer attempt's result; it notices, deletes what it made, and moves on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from vidgate.engines import get_engine
+from vidgate.engines.base import (
+    CancelCheck,
+    Engine,
+    ProgressCallback,
+    RenderCancelled,
+    RenderError,
+    RenderJob,
+)
+from vidgate.errors import CANCELED, RENDER_FAILED, ImageError, InvalidImageFormat, InvalidImageUrl
+from vidgate.inputs.fetch import fetch_image
+from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_image
+from vidgate.settings import Settings
+from vidgate.storage import ObjectStore
+from vidgate.store.sql import SqlTaskStore
+from vidgate.tasks.model import Task
+
+log = logging.getLogger("vidgate.worker")
+PROGRESS_INTERVAL_S = 0.5
+INPUTS_SHARE = 0.05  # of the progress bar, for fetching inputs
+
+
+class LeaseLost(Exception):
+    """Another attempt owns the task now; stop and throw away this attempt's work."""
+
+
+class Heartbeat:
+    """Renews the lease every third of its length; records loss of the lease and cancel requests."""
+
+    def __init__(self, store: SqlTaskStore, task: Task, lease_seconds: float) -> None:
+        self.store, self.task, self.lease_seconds = store, task, lease_seconds
+        self.lost = threading.Event()
+        self.cancelled = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{task.id[:8]}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                state = self.store.renew_lease(self.task.id, self.task.attempt, self.lease_seconds)
+            except Exception:  # a database blip: try again next beat, the lease has slack for it
+                log.warning("heartbeat for %s failed", self.task.id, exc_info=True)
+                continue
+            if not state.owned:
+                self.lost.set()
+                return
+            if state.cancel_requested:
+                self.cancelled.set()
+
+
+class Worker:
+    def __init__(
+        self, settings: Settings, store: SqlTaskStore, objects: ObjectStore, engine: Engine | None = None
+    ) -> None:
+        self.settings, self.store, self.objects = settings, store, objects
+        self.engine = engine or get_engine(settings.engine)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.work_dir = settings.data_dir / "work"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and run tasks until `stop` is set; the task in hand is finished first."""
+        log.info("worker %s started (engine %s)", self.worker_id, self.engine.name)
+        next_sweep = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_sweep:
+                with contextlib.suppress(Exception):
+                    self.store.sweep()
+                next_sweep = time.monotonic() + self.settings.sweep_interval
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("worker loop error")
+                worked = False
+            if not worked:
+                stop.wait(self.settings.poll_interval)
+
+    def run_once(self) -> bool:
+        task = self.store.claim(self.worker_id, self.settings.lease_seconds)
+        if task is None:
+            return False
+        log.info("claimed %s (attempt %d)", task.id, task.attempt)
+        with Heartbeat(self.store, task, self.settings.lease_seconds) as heartbeat:
+            self._process(task, heartbeat)
+        return True
+
+    def _process(self, task: Task, heartbeat: Heartbeat) -> None:
+        output = self.work_dir / f"{task.id}-{task.attempt}.mp4"
+        key = f"videos/{task.id}-{task.attempt}.mp4"
+        try:
+            images = self._load_inputs(task)
+            job = self._job(task, images, output)
+            result = self.engine.render(
+                job, self._progress_reporter(task, heartbeat), self._cancel_check(heartbeat)
+            )
+            if heartbeat.lost.is_set():
+                raise LeaseLost
+            self.objects.put_file(key, result.path)
+            info = {"engine": self.engine.name, "width": result.width, "height": result.height, **result.info}
+            if not self.store.complete(task.id, task.attempt, key, info):
+                self.objects.delete(key)  # a newer attempt owns the task: ours must not linger
+                raise LeaseLost
+            log.info("task %s done", task.id)
+        except LeaseLost:
+            log.warning("task %s: lease lost, attempt %d abandoned", task.id, task.attempt)
+        except RenderCancelled:
+            self.store.fail(task.id, task.attempt, CANCELED)
+        except ImageError as exc:
+            self.store.fail(task.id, task.attempt, f"{exc.reason}: {exc.message}")
+        except RenderError as exc:
+            self.store.fail(task.id, task.attempt, f"{exc.reason}: {exc.message}")
+        except Exception:
+            log.exception("task %s attempt %d failed", task.id, task.attempt)
+            if task.attempt >= task.max_attempts:
+                self.store.fail(task.id, task.attempt, f"{RENDER_FAILED}: the render failed; please retry.")
+            else:
+                self.store.release(task.id, task.attempt)
+        finally:
+            output.unlink(missing_ok=True)
+
+    def _load_inputs(self, task: Task) -> list[np.ndarray]:
+        """Fetch URL inputs once, keep them by hash, and record that so a retry reads the stored copy."""
+        params = task.params
+        refs = [
+            ref if ref.startswith(STORED_PREFIX) else self._fetch(ref, i)
+            for i, ref in enumerate(params.images)
+        ]
+        if refs != params.images:
+            if not self.store.set_params(task.id, task.attempt, replace(params, images=refs)):
+                raise LeaseLost
+        return [load_stored(self.objects, ref) for ref in refs]
+
+    def _fetch(self, url: str, index: int) -> str:
+        s = self.settings
+        data = fetch_image(
+            url,
+            index,
+            max_bytes=s.max_image_bytes,
+            timeout=s.fetch_timeout,
+            allow_private=s.allow_private_urls,
+        )
+        try:
+            png = normalise(data, index, s.max_image_bytes, s.max_image_pixels)
+        except InvalidImageFormat:
+            raise InvalidImageUrl(
+                f"images[{index}]: the URL did not return a PNG, JPEG or WebP image."
+            ) from None
+        return store_image(self.objects, png)
+
+    def _job(self, task: Task, images: list[np.ndarray], output: Path) -> RenderJob:
+        p = task.params
+        return RenderJob(
+            images=images,
+            prompt=p.prompt,
+            duration=p.duration,
+            short_side=p.short_side,
+            movement_amplitude=p.movement_amplitude,  # type: ignore[arg-type]
+            seed=p.seed,
+            output_path=output,
+            encoder_threads=self.settings.encoder_threads,
+            quality=self.settings.quality,
+            options={"bgm": p.bgm, "audio": p.audio, "voice_id": p.voice_id, "watermark": p.watermark},
+        )
+
+    def _progress_reporter(self, task: Task, heartbeat: Heartbeat) -> ProgressCallback:
+        started = time.monotonic()
+        last_sent = 0.0
+
+        def report(fraction: float) -> None:
+            nonlocal last_sent
+            now = time.monotonic()
+            if now - last_sent < PROGRESS_INTERVAL_S or heartbeat.lost.is_set():
+                return
+            last_sent = now
+            elapsed = now - started
+            eta = round(elapsed / fraction * (1 - fraction)) if fraction > 0.01 else 0
+            percent = min(99, int(100 * (INPUTS_SHARE + (1 - INPUTS_SHARE) * fraction)))
+            if not self.store.set_progress(task.id, task.attempt, percent, eta):
+                heartbeat.lost.set()
+
+        return report
+
+    @staticmethod
+    def _cancel_check(heartbeat: Heartbeat) -> CancelCheck:
+        # Losing the lease also stops the render: its result could never be published.
+        return lambda: heartbeat.cancelled.is_set() or heartbeat.lost.is_set()
