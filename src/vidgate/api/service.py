@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -124,7 +125,7 @@ class Services:
         if task.status is not TaskStatus.QUEUED:
             return task.eta
         per_task = estimate_render_seconds(task.params)
-        return round(per_task * (self.store.count_ahead(task) + 1))
+        return math.ceil(per_task * (self.store.count_ahead(task) + 1))
 
 
 def estimate_render_seconds(params: TaskParams) -> float:

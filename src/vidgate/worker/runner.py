@@ -42,6 +42,11 @@ PROGRESS_INTERVAL_S = 0.5
 INPUTS_SHARE = 0.05  # of the progress bar, for fetching inputs
 
 
+def video_key(task_id: str, attempt: int) -> str:
+    # Keyed per attempt: a zombie attempt can never overwrite the file a newer attempt published.
+    return f"videos/{task_id}-{attempt}.mp4"
+
+
 class LeaseLost(Exception):
     """Another attempt owns the task now; stop and throw away this attempt's work."""
 
@@ -116,7 +121,8 @@ class Worker:
 
     def _process(self, task: Task, heartbeat: Heartbeat) -> None:
         output = self.work_dir / f"{task.id}-{task.attempt}.mp4"
-        key = f"videos/{task.id}-{task.attempt}.mp4"
+        key = video_key(task.id, task.attempt)
+        self._remove_earlier_attempts(task)
         try:
             images = self._load_inputs(task)
             job = self._job(task, images, output)
@@ -147,6 +153,14 @@ class Worker:
                 self.store.release(task.id, task.attempt)
         finally:
             output.unlink(missing_ok=True)
+
+    def _remove_earlier_attempts(self, task: Task) -> None:
+        """An earlier attempt's worker died or lost its lease: whatever it left (a partial encode, an
+        unpublished upload) is ours to clean, so a crash leaves no orphan files behind."""
+        for earlier in range(1, task.attempt):
+            self.objects.delete(video_key(task.id, earlier))
+        for leftover in [*self.work_dir.glob(f"{task.id}-*"), *self.work_dir.glob(f".{task.id}-*")]:
+            leftover.unlink(missing_ok=True)
 
     def _load_inputs(self, task: Task) -> list[np.ndarray]:
         """Fetch URL inputs once, keep them by hash, and record that so a retry reads the stored copy."""

@@ -1,0 +1,127 @@
+"""Shared fixtures: settings in a temp folder, the store on SQLite and PostgreSQL, an API client with a
+key, images, and a real HTTP server on 127.0.0.1 for image URLs."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from vidgate.api.service import Services
+from vidgate.app import build_services, create_app
+from vidgate.settings import Settings
+from vidgate.store.db import migrate, open_engine
+from vidgate.store.sql import SqlTaskStore
+
+POSTGRES_URL = os.environ.get("VIDGATE_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "var",
+        allow_private_urls=True,  # tests serve images from 127.0.0.1
+        lease_seconds=5,
+        poll_interval=0.02,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def _postgres_engine():  # type: ignore[no-untyped-def]
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need VIDGATE_TEST_POSTGRES_URL (CI sets it)")
+    engine = open_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS tasks, api_keys, alembic_version"))
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at VIDGATE_TEST_POSTGRES_URL is unreachable: {exc}")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, settings: Settings) -> str:
+    if request.param == "postgres":
+        _postgres_engine().dispose()
+        return POSTGRES_URL
+    return settings.resolved_database_url()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SqlTaskStore]:
+    engine = open_engine(database_url)
+    migrate(engine)
+    yield SqlTaskStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def services(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    services: Services
+    key: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def submit(self, body: object, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return self.client.post("/v3/async/vidu-q2-pro-img2video", json=body, headers=headers or self.headers)
+
+    def result(self, task_id: str):  # type: ignore[no-untyped-def]
+        return self.client.get("/v3/async/task-result", params={"task_id": task_id}, headers=self.headers)
+
+
+@pytest.fixture
+def api(settings: Settings, services: Services) -> Iterator[Api]:
+    _record, key = services.store.create_key("alice")
+    with TestClient(create_app(settings, services)) as client:
+        yield Api(client, services, key, {"Authorization": f"Bearer {key}"})
+
+
+@dataclass
+class ImageServer:
+    """A real HTTP server on 127.0.0.1 serving registered paths; counts hits per path."""
+
+    base_url: str
+    routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def add(self, path: str, body: bytes, content_type: str = "image/png", status: int = 200) -> str:
+        self.routes[path] = (status, content_type, body)
+        return self.base_url + path
+
+
+@pytest.fixture
+def image_server() -> Iterator[ImageServer]:
+    server_state: ImageServer
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
+            status, content_type, body = server_state.routes.get(self.path, (404, "text/plain", b"nope"))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_state = ImageServer(f"http://127.0.0.1:{httpd.server_address[1]}")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server_state
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,0 +1,222 @@
+"""End to end with real processes: `vidgate serve`, `vidgate worker`, `vidgate keys`, over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import POSTGRES_URL, ImageServer, _postgres_engine
+from helpers import data_uri, make_image, moov_before_mdat, probe
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def vidgate(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vidgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        **kwargs,
+    )  # type: ignore[call-overload]
+
+
+@dataclass
+class Server:
+    base_url: str
+    key: str
+    env: dict[str, str]
+    data_dir: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def submit(self, body: dict[str, object]) -> str:
+        response = httpx.post(
+            f"{self.base_url}/v3/async/vidu-q2-pro-img2video", json=body, headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["task_id"])
+
+    def result(self, task_id: str) -> dict:  # type: ignore[type-arg]
+        response = httpx.get(
+            f"{self.base_url}/v3/async/task-result", params={"task_id": task_id}, headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def wait(self, task_id: str, timeout: float = 60, until: str = "terminal") -> dict:  # type: ignore[type-arg]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            document = self.result(task_id)
+            status = document["task"]["status"]
+            if status in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED") or status == until:
+                return document
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} not {until} after {timeout} s: {document}")
+
+    def download(self, document: dict, to: Path) -> Path:  # type: ignore[type-arg]
+        response = httpx.get(document["videos"][0]["video_url"])
+        assert response.status_code == 200
+        to.write_bytes(response.content)
+        return to
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=env, stdout=out, stderr=out)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def server_env(tmp_path: Path, database_url: str = "", **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
+    env |= {
+        "VIDGATE_DATA_DIR": str(tmp_path / "var"),
+        "VIDGATE_ALLOW_PRIVATE_URLS": "true",
+        "VIDGATE_PORT": str(free_port()),
+        "VIDGATE_DATABASE_URL": database_url,
+    }
+    return env | extra
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], tmp_path: Path, workers: int) -> Iterator[Server]:
+    key = vidgate("keys", "create", "--name", "e2e", env=env).stdout.strip()
+    assert key.startswith("vg_") and "\n" not in key, "keys create prints only the key"
+    process = start(["serve", "--workers", str(workers)], env, tmp_path / "serve.log")
+    base_url = f"http://127.0.0.1:{env['VIDGATE_PORT']}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.1)
+    try:
+        yield Server(base_url, key, env, Path(env["VIDGATE_DATA_DIR"]))
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with serving(server_env(tmp_path), tmp_path, workers=1) as running:
+        yield running
+
+
+def test_serve_renders_data_uri_and_url_images_into_valid_mp4s(
+    server: Server, image_server: ImageServer, tmp_path: Path
+) -> None:
+    landscape = data_uri(make_image(1280, 720, seed=1))
+    portrait_url = image_server.add("/portrait.jpg", make_image(720, 1280, seed=2, fmt="JPEG"), "image/jpeg")
+    first = server.submit(
+        {"images": [landscape], "prompt": "slow zoom in", "duration": 2, "resolution": "540p"}
+    )
+    second = server.submit(
+        {
+            "images": [portrait_url, landscape],
+            "prompt": "pan left",
+            "duration": 3,
+            "resolution": "720p",
+            "seed": 9,
+        }
+    )
+    for task_id, duration, size in ((first, 2, (960, 540)), (second, 3, (720, 1280))):
+        document = server.wait(task_id)
+        assert document["task"]["status"] == "TASK_STATUS_SUCCEED", document
+        video = server.download(document, tmp_path / f"{task_id}.mp4")
+        info = probe(video)
+        assert (info["width"], info["height"]) == size
+        assert info["frames"] == 24 * duration and info["fps"] == 24
+        assert info["duration"] == pytest.approx(duration, abs=0.05)
+        assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["audio_streams"] == 0
+        assert moov_before_mdat(video)
+    assert image_server.hits == {"/portrait.jpg": 1}
+
+
+def test_same_request_same_seed_gives_byte_identical_video(server: Server, tmp_path: Path) -> None:
+    body = {
+        "images": [data_uri(make_image(640, 360))],
+        "prompt": "orbit",
+        "duration": 1,
+        "seed": 5,
+        "resolution": "540p",
+    }
+    digests = set()
+    for attempt in range(2):
+        document = server.wait(server.submit(body))
+        video = server.download(document, tmp_path / f"same-{attempt}.mp4")
+        digests.add(hashlib.sha256(video.read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_worker_killed_mid_render_is_replaced_and_the_task_completes_once(
+    tmp_path: Path, backend: str
+) -> None:
+    database_url = ""
+    if backend == "postgres":
+        _postgres_engine().dispose()
+        database_url = POSTGRES_URL
+    env = server_env(tmp_path, database_url, VIDGATE_LEASE_SECONDS="2", VIDGATE_SWEEP_INTERVAL="0.5")
+    with serving(env, tmp_path, workers=0) as api:  # API only; the workers are ours to kill
+        task_id = api.submit(
+            {
+                "images": [data_uri(make_image(1920, 1080))],
+                "prompt": "dolly out",
+                "duration": 10,
+                "resolution": "1080p",
+            }
+        )
+        doomed = start(["worker"], env, tmp_path / "worker-1.log")
+        deadline = time.monotonic() + 60
+        while api.result(task_id)["task"]["progress_percent"] < 10:
+            assert time.monotonic() < deadline and doomed.poll() is None
+            time.sleep(0.02)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        assert api.result(task_id)["task"]["status"] == "TASK_STATUS_PROCESSING"
+
+        rescuer = start(["worker"], env, tmp_path / "worker-2.log")
+        try:
+            document = api.wait(task_id, timeout=120)
+        finally:
+            stop(rescuer)
+        assert document["task"]["status"] == "TASK_STATUS_SUCCEED", document
+        assert '"attempt": 2' in document["extra"]["debug_info"]["request_info"]
+        videos = sorted(p.name for p in (api.data_dir / "objects" / "videos").iterdir())
+        assert videos == [f"{task_id}-2.mp4"], "published once, nothing of the killed attempt left"
+        assert list((api.data_dir / "work").iterdir()) == [], "no partial files left behind"
+        assert probe(api.download(document, tmp_path / "rescued.mp4"))["frames"] == 240

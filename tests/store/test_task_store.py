@@ -1,0 +1,180 @@
+"""The task store's contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import inspect
+
+from vidgate.errors import IdempotencyKeyReused
+from vidgate.store.sql import SqlTaskStore
+from vidgate.store.tables import metadata
+from vidgate.tasks.model import TaskParams, TaskStatus
+
+
+def params(**overrides: object) -> TaskParams:
+    values: dict[str, object] = {
+        "images": ["sha256:" + "0" * 64],
+        "prompt": "zoom in",
+        "duration": 1,
+        "resolution": "540p",
+        "movement_amplitude": "auto",
+        "seed": 7,
+    }
+    return TaskParams(**(values | overrides))  # type: ignore[arg-type]
+
+
+def test_migrated_schema_matches_the_tables(store: SqlTaskStore) -> None:
+    inspector = inspect(store.engine)
+    for table in metadata.sorted_tables:
+        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        assert migrated == set(table.columns.keys()), table.name
+        declared_indexes = {i.name for i in table.indexes}
+        assert declared_indexes <= {i["name"] for i in inspector.get_indexes(table.name)}
+
+
+def test_create_and_get_is_scoped_to_the_tenant(store: SqlTaskStore) -> None:
+    task, created = store.create_task("alice", params(), max_attempts=3)
+    assert created and task.status is TaskStatus.QUEUED and task.attempt == 0
+    assert store.get_task(task.id, "alice") == task
+    assert store.get_task(task.id, "bob") is None
+    assert store.get_task("no-such-task") is None
+
+
+def test_idempotency_key_returns_the_same_task_or_refuses_another_body(store: SqlTaskStore) -> None:
+    first, created = store.create_task(
+        "alice", params(), max_attempts=3, idempotency_key="k", request_hash="h1"
+    )
+    again, created_again = store.create_task(
+        "alice", params(), max_attempts=3, idempotency_key="k", request_hash="h1"
+    )
+    assert created and not created_again and again.id == first.id
+    with pytest.raises(IdempotencyKeyReused):
+        store.create_task("alice", params(), max_attempts=3, idempotency_key="k", request_hash="h2")
+    other_tenant, created_other = store.create_task(
+        "bob", params(), max_attempts=3, idempotency_key="k", request_hash="h1"
+    )
+    assert created_other and other_tenant.id != first.id
+
+
+def test_claim_takes_oldest_normal_task_before_off_peak(store: SqlTaskStore) -> None:
+    off_peak, _ = store.create_task("alice", params(off_peak=True), max_attempts=3)
+    time.sleep(0.002)
+    normal, _ = store.create_task("alice", params(), max_attempts=3)
+    first = store.claim("w1", 30)
+    assert first is not None and first.id == normal.id
+    assert first.status is TaskStatus.PROCESSING and first.attempt == 1 and first.lease_owner == "w1"
+    second = store.claim("w1", 30)
+    assert second is not None and second.id == off_peak.id
+    assert store.claim("w1", 30) is None
+
+
+def test_concurrent_claims_never_hand_out_a_task_twice(store: SqlTaskStore) -> None:
+    ids = {store.create_task("alice", params(), max_attempts=3)[0].id for _ in range(20)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while (task := store.claim(name, 30)) is not None:
+            with lock:
+                claimed.append(task.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_writes_are_fenced_by_attempt(store: SqlTaskStore) -> None:
+    store.create_task("alice", params(), max_attempts=3)
+    first = store.claim("w1", 0.05)
+    assert first is not None
+    time.sleep(0.1)  # w1's lease expires; w2 claims again
+    second = store.claim("w2", 30)
+    assert second is not None and second.id == first.id and second.attempt == 2
+    assert not store.set_progress(first.id, 1, 50, 3)
+    assert not store.renew_lease(first.id, 1, 30).owned
+    assert not store.complete(first.id, 1, "videos/zombie.mp4", {})
+    assert store.complete(second.id, 2, "videos/ok.mp4", {"engine": "motion"})
+    done = store.get_task(first.id)
+    assert done is not None and done.status is TaskStatus.SUCCEED and done.output_key == "videos/ok.mp4"
+    assert not store.fail(first.id, 2, "late"), "a finished task takes no more writes"
+
+
+def test_progress_is_monotonic(store: SqlTaskStore) -> None:
+    store.create_task("alice", params(), max_attempts=3)
+    task = store.claim("w1", 30)
+    assert task is not None
+    store.set_progress(task.id, 1, 60, 4)
+    store.set_progress(task.id, 1, 30, 2)
+    current = store.get_task(task.id)
+    assert current is not None and current.progress == 60 and current.eta == 2
+
+
+def test_expired_last_attempt_is_failed_by_the_sweeper(store: SqlTaskStore) -> None:
+    created, _ = store.create_task("alice", params(), max_attempts=1)
+    assert store.claim("w1", 0.05) is not None
+    time.sleep(0.1)
+    assert store.claim("w2", 30) is None, "no attempts left"
+    assert store.sweep() == 1
+    task = store.get_task(created.id)
+    assert task is not None and task.status is TaskStatus.FAILED and task.reason == "MAX_ATTEMPTS_EXCEEDED"
+
+
+def test_release_requeues_for_another_attempt(store: SqlTaskStore) -> None:
+    created, _ = store.create_task("alice", params(), max_attempts=2)
+    first = store.claim("w1", 30)
+    assert first is not None and store.release(first.id, 1)
+    again = store.claim("w2", 30)
+    assert again is not None and again.id == created.id and again.attempt == 2
+
+
+def test_cancel_ends_a_queued_task_and_flags_a_running_one(store: SqlTaskStore) -> None:
+    queued, _ = store.create_task("alice", params(), max_attempts=3)
+    cancelled = store.request_cancel(queued.id, "alice")
+    assert cancelled is not None and cancelled.status is TaskStatus.FAILED and cancelled.reason == "CANCELED"
+    running, _ = store.create_task("alice", params(), max_attempts=3)
+    claimed = store.claim("w1", 30)
+    assert claimed is not None and claimed.id == running.id
+    assert store.request_cancel(running.id, "bob") is None, "another tenant cannot cancel it"
+    flagged = store.request_cancel(running.id, "alice")
+    assert flagged is not None and flagged.status is TaskStatus.PROCESSING and flagged.cancel_requested
+    assert store.renew_lease(running.id, 1, 30).cancel_requested
+
+
+def test_set_params_records_fetched_inputs(store: SqlTaskStore) -> None:
+    store.create_task("alice", params(images=["http://example.test/a.png"]), max_attempts=3)
+    task = store.claim("w1", 30)
+    assert task is not None
+    stored = params(images=["sha256:" + "1" * 64])
+    assert store.set_params(task.id, 1, stored)
+    current = store.get_task(task.id)
+    assert current is not None and current.params == stored
+
+
+def test_list_is_newest_first_with_a_stable_cursor(store: SqlTaskStore) -> None:
+    ids = [store.create_task("alice", params(), max_attempts=3)[0].id for _ in range(5)]
+    store.create_task("bob", params(), max_attempts=3)
+    page1 = store.list_tasks("alice", limit=3)
+    page2 = store.list_tasks("alice", limit=3, after=(page1[-1].created_ms, page1[-1].id))
+    listed = [t.id for t in [*page1, *page2]]
+    assert sorted(listed) == sorted(ids) and len(set(listed)) == 5
+    assert [t.created_ms for t in [*page1, *page2]] == sorted(
+        (t.created_ms for t in [*page1, *page2]), reverse=True
+    )
+    assert store.list_tasks("alice", status=TaskStatus.SUCCEED) == []
+
+
+def test_keys_are_stored_hashed_and_revocable(store: SqlTaskStore) -> None:
+    record, secret = store.create_key("ci", "team-a")
+    assert secret.startswith("vg_") and len(secret) > 40
+    assert store.authenticate(secret) == record and record.tenant_id == "team-a"
+    assert store.authenticate(secret + "x") is None
+    assert all(secret not in repr(k) for k in store.list_keys())
+    assert store.revoke_key(record.prefix)
+    assert store.authenticate(secret) is None
+    assert not store.revoke_key(record.id), "already revoked"

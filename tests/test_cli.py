@@ -1,0 +1,73 @@
+"""The `vidgate` command through typer's runner: keys and local generation."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from helpers import make_image, probe
+from typer.testing import CliRunner
+
+from vidgate.cli import app
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("VIDGATE_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("VIDGATE_DATABASE_URL", raising=False)
+    return data_dir
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_keys_create_list_revoke(cli_env: Path) -> None:
+    code, key, _ = run("keys", "create", "--name", "ci", "--tenant", "team-a")
+    key = key.strip()
+    assert code == 0 and key.startswith("vg_") and "\n" not in key
+    code, listing, _ = run("keys", "list")
+    assert code == 0 and "name=ci" in listing and "tenant=team-a" in listing and "active" in listing
+    assert key not in listing, "keys are never shown again"
+    code, out, _ = run("keys", "revoke", key[:10])
+    assert code == 0 and out.strip() == "revoked"
+    assert "revoked" in run("keys", "list")[1]
+    code, _, err = run("keys", "revoke", key[:10])
+    assert code == 1 and "no active key" in err
+
+
+def test_generate_renders_locally_and_is_deterministic(cli_env: Path, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image(640, 480))
+    outputs = []
+    for name in ("a.mp4", "b.mp4"):
+        out = tmp_path / name
+        code, stdout, stderr = run(
+            "generate", str(image), "--prompt", "pan right", "--duration", "1", "--resolution", "540p",
+            "--seed", "3", "-o", str(out),
+        )  # fmt: skip
+        assert code == 0, stderr
+        assert '"seed": 3' in stdout and '"camera_move"' in stdout
+        outputs.append(out)
+    info = probe(outputs[0])
+    assert (info["width"], info["height"], info["frames"]) == (720, 540, 24)
+    assert (
+        hashlib.sha256(outputs[0].read_bytes()).digest() == hashlib.sha256(outputs[1].read_bytes()).digest()
+    )
+
+
+def test_generate_refuses_bad_input_with_a_clear_message(cli_env: Path, tmp_path: Path) -> None:
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    code, _, err = run("generate", str(not_image), "--prompt", "x", "-o", str(tmp_path / "x.mp4"))
+    assert code == 2 and "INVALID_IMAGE_FORMAT" in err
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image())
+    code, _, err = run(
+        "generate", str(image), "--prompt", "x", "--resolution", "4k", "-o", str(tmp_path / "x.mp4")
+    )
+    assert code == 2 and "resolution" in err
+    assert not (tmp_path / "x.mp4").exists()

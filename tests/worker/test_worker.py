@@ -1,0 +1,177 @@
+"""The worker on a real store, real engine and real HTTP image server, in-process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from conftest import Api, ImageServer
+from helpers import data_uri, make_image, probe
+from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
+from vidgate.engines.motion import MotionEngine
+from vidgate.tasks.model import TaskStatus
+from vidgate.worker.runner import Heartbeat, Worker
+
+
+def make_worker(api: Api, engine: object | None = None) -> Worker:
+    s = api.services
+    return Worker(s.settings, s.store, s.objects, engine)  # type: ignore[arg-type]
+
+
+def stored_videos(api: Api) -> list[Path]:
+    return sorted((api.services.settings.resolved_storage_dir() / "videos").glob("*.mp4"))
+
+
+def test_url_inputs_are_fetched_once_and_kept_for_retries(api: Api, image_server: ImageServer) -> None:
+    url = image_server.add("/photo.png", make_image(width=360, height=640))
+    task_id = api.submit({"images": [url], "prompt": "tilt up", "duration": 1, "resolution": "540p"}).json()[
+        "task_id"
+    ]
+    assert image_server.hits == {}, "submit does not download; the worker does"
+    assert make_worker(api).run_once()
+    task = api.services.store.get_task(task_id)
+    assert task is not None and task.status is TaskStatus.SUCCEED, task
+    assert task.params.images[0].startswith("sha256:"), "the fetched image is recorded by hash"
+    assert image_server.hits == {"/photo.png": 1}
+    info = probe(stored_videos(api)[0])
+    assert (info["width"], info["height"], info["frames"]) == (540, 960, 24), "portrait keeps its aspect"
+
+
+def test_a_url_that_is_not_an_image_fails_the_task_with_a_reason(api: Api, image_server: ImageServer) -> None:
+    page = image_server.add("/page.html", b"<html>hello</html>", content_type="text/html")
+    missing = image_server.base_url + "/missing.png"
+    for url, expected in ((page, "INVALID_IMAGE_URL"), (missing, "INVALID_IMAGE_URL")):
+        task_id = api.submit({"images": [url], "prompt": "x", "duration": 1}).json()["task_id"]
+        assert make_worker(api).run_once()
+        result = api.result(task_id).json()["task"]
+        assert result["status"] == "TASK_STATUS_FAILED"
+        assert result["reason"].startswith(expected) and "images[0]" in result["reason"]
+    wide = image_server.add("/wide.png", make_image(width=900, height=100))
+    task_id = api.submit({"images": [wide], "prompt": "x", "duration": 1}).json()["task_id"]
+    make_worker(api).run_once()
+    assert api.result(task_id).json()["task"]["reason"].startswith("INVALID_IMAGE_SIZE")
+
+
+def test_progress_rises_while_rendering(api: Api) -> None:
+    task_id = api.submit(
+        {
+            "images": [data_uri(make_image(1280, 720))],
+            "prompt": "pan left",
+            "duration": 4,
+            "resolution": "720p",
+        }
+    ).json()["task_id"]
+    seen: list[int] = []
+    worker = make_worker(api)
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    while thread.is_alive():
+        seen.append(api.result(task_id).json()["task"]["progress_percent"])
+        time.sleep(0.05)
+    thread.join()
+    seen.append(api.result(task_id).json()["task"]["progress_percent"])
+    assert seen == sorted(seen) and seen[-1] == 100
+    assert any(0 < p < 100 for p in seen), seen
+
+
+class FlakyEngine:
+    """Fails its first render with an unexpected fault, then renders normally."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def render(
+        self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> RenderResult:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("transient fault")
+        return MotionEngine().render(job, on_progress, should_cancel)
+
+
+def test_an_unexpected_fault_is_retried_then_succeeds(api: Api) -> None:
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    worker = make_worker(api, FlakyEngine())
+    assert worker.run_once() and worker.run_once()
+    task = api.services.store.get_task(task_id)
+    assert task is not None and task.status is TaskStatus.SUCCEED and task.attempt == 2
+    assert [p.name for p in stored_videos(api)] == [f"{task_id}-2.mp4"]
+
+
+class BrokenEngine:
+    name = "broken"
+
+    def render(
+        self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> RenderResult:
+        raise RuntimeError("always broken")
+
+
+def test_faults_on_every_attempt_end_failed(api: Api) -> None:
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    worker = make_worker(api, BrokenEngine())
+    for _ in range(api.services.settings.max_attempts):
+        assert worker.run_once()
+    assert not worker.run_once()
+    result = api.result(task_id).json()["task"]
+    assert result["status"] == "TASK_STATUS_FAILED" and result["reason"].startswith("RENDER_FAILED")
+
+
+class SlowEngine:
+    """Renders slowly so a test can act mid-render; honours cancellation like a real engine."""
+
+    name = "slow"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def render(
+        self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> RenderResult:
+        from vidgate.engines.base import RenderCancelled
+
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            if should_cancel():
+                raise RenderCancelled
+            time.sleep(0.02)
+        return MotionEngine().render(job, on_progress, should_cancel)
+
+
+def test_cancel_stops_a_running_task(api: Api) -> None:
+    api.services.settings.lease_seconds = 0.3  # heartbeat (and cancel check) every 0.1 s
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    worker = make_worker(api, SlowEngine(5))
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    while api.result(task_id).json()["task"]["status"] != "TASK_STATUS_PROCESSING":
+        time.sleep(0.01)
+    api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
+    thread.join(timeout=3)
+    assert not thread.is_alive()
+    result = api.result(task_id).json()["task"]
+    assert result["status"] == "TASK_STATUS_FAILED" and result["reason"] == "CANCELED"
+    assert stored_videos(api) == []
+
+
+def test_a_worker_that_lost_its_lease_publishes_nothing(api: Api) -> None:
+    """A paused worker (GC, swap, partition) comes back after another attempt took over: its result
+    is thrown away, the newer attempt's stands, and no file of the old attempt lingers."""
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    slow = make_worker(api, SlowEngine(1.0))
+    task = api.services.store.claim(slow.worker_id, lease_seconds=0.3)
+    assert task is not None
+    # A heartbeat that does not beat in time, as in a paused process: the lease expires mid-render.
+    stalled = Heartbeat(api.services.store, task, lease_seconds=1000.0)
+    thread = threading.Thread(target=slow._process, args=(task, stalled))
+    thread.start()
+    time.sleep(0.4)
+    fast = make_worker(api)
+    assert fast.run_once()  # claims the expired lease as attempt 2 and finishes
+    thread.join()
+    done = api.services.store.get_task(task_id)
+    assert done is not None and done.status is TaskStatus.SUCCEED and done.attempt == 2
+    assert [p.name for p in stored_videos(api)] == [f"{task_id}-2.mp4"]
