@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from helpers import make_image, probe
 from typer.testing import CliRunner
 
+from helpers import make_image, probe
 from vidgate.cli import app
 
 
@@ -57,6 +57,17 @@ def test_generate_renders_locally_and_is_deterministic(cli_env: Path, tmp_path: 
     assert (
         hashlib.sha256(outputs[0].read_bytes()).digest() == hashlib.sha256(outputs[1].read_bytes()).digest()
     )
+
+
+def test_generate_creates_the_output_folder(cli_env: Path, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image())
+    out = tmp_path / "new" / "folder" / "clip.mp4"
+    code, _, stderr = run(
+        "generate", str(image), "--prompt", "x", "--duration", "1", "--resolution", "540p", "-o", str(out)
+    )
+    assert code == 0, stderr
+    assert probe(out)["frames"] == 24
 
 
 def test_generate_refuses_bad_input_with_a_clear_message(cli_env: Path, tmp_path: Path) -> None:

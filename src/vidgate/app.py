@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from vidgate import __version__
-from vidgate.api.errors import envelope, install_error_handlers
+from vidgate.api.errors import install_error_handlers
+from vidgate.api.limits import BodySizeLimit
 from vidgate.api.routes import router
 from vidgate.api.service import Services
-from vidgate.errors import RequestTooLarge
 from vidgate.settings import Settings
 from vidgate.storage import open_store
 from vidgate.store.db import migrate, open_engine
@@ -29,26 +27,16 @@ def build_services(settings: Settings) -> Services:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    settings = settings or Settings()
+    services = services or build_services(settings or Settings())
+    settings = services.settings
     app = FastAPI(
         title="vidgate",
         version=__version__,
         description="Self-hosted, drop-in server for the VIDU Q2 Pro image-to-video async API.",
     )
-    app.state.services = services or build_services(settings)
+    app.state.services = services
     install_error_handlers(app)
     app.include_router(router)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.max_request_bytes:
-            return envelope(
-                RequestTooLarge(
-                    f"The request body is larger than {settings.max_request_bytes} bytes.",
-                    {"limit": settings.max_request_bytes},
-                )
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     return app

@@ -8,11 +8,14 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidgate.settings import Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
+    from vidgate.store.sql import SqlTaskStore
 
 app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -22,7 +25,7 @@ DEV_KEY_FILE = "dev-api-key"
 EXAMPLE_REQUEST_FILE = "example-request.json"
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+def _store(settings: Settings) -> SqlTaskStore:
     from vidgate.store.db import migrate, open_engine
     from vidgate.store.sql import SqlTaskStore
 
@@ -45,7 +48,7 @@ def serve(
     from vidgate.worker.process import start_embedded_workers, stop_embedded_workers
 
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings.model_validate(Settings().model_dump() | overrides)  # validated like env values
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     application = create_app(settings)
     if dev:
@@ -107,7 +110,7 @@ def generate(
     from vidgate.engines import get_engine
     from vidgate.engines.base import RenderJob
     from vidgate.errors import VidgateError
-    from vidgate.inputs.images import normalise
+    from vidgate.inputs.images import decode_png, normalise
 
     settings = Settings()
     try:
@@ -115,12 +118,12 @@ def generate(
             images=[str(p) for p in images],
             prompt=prompt,
             duration=duration,
-            resolution=resolution,  # type: ignore[arg-type]
-            movement_amplitude=movement_amplitude,  # type: ignore[arg-type]
+            resolution=resolution,
+            movement_amplitude=movement_amplitude,
             seed=seed,
         )
         arrays = [
-            _decode(normalise(p.read_bytes(), i, settings.max_image_bytes, settings.max_image_pixels))
+            decode_png(normalise(p.read_bytes(), i, settings.max_image_bytes, settings.max_image_pixels))
             for i, p in enumerate(images)
         ]
     except VidgateError as exc:
@@ -129,6 +132,7 @@ def generate(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
     used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     job = RenderJob(
         images=arrays,
@@ -142,19 +146,21 @@ def generate(
         quality=settings.quality,
     )
     result = get_engine(settings.engine).render(job, lambda _f: None, lambda: False)
-    typer.echo(json.dumps({"output": str(result.path), "seed": used_seed, "width": result.width,
-                           "height": result.height, "frames": result.frames, **result.info}))
+    typer.echo(
+        json.dumps(
+            {
+                "output": str(result.path),
+                "seed": used_seed,
+                "width": result.width,
+                "height": result.height,
+                "frames": result.frames,
+                **result.info,
+            }
+        )
+    )
 
 
-def _decode(png: bytes):  # type: ignore[no-untyped-def]
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _ensure_dev_key(settings: Settings, store) -> str:  # type: ignore[no-untyped-def]
+def _ensure_dev_key(settings: Settings, store: SqlTaskStore) -> str:
     """The local dev key is kept in plain text under the data folder (the database has only its hash),
     so `make run` can print a working curl every time."""
     path = settings.data_dir / DEV_KEY_FILE

@@ -82,6 +82,10 @@ class RequestTooLarge(VidgateError):
     status, reason = 413, "REQUEST_BODY_TOO_LARGE"
 
 
+class ServiceUnavailable(VidgateError):
+    status, reason = 503, "SERVICE_UNAVAILABLE"
+
+
 class CreateTaskFailed(VidgateError):
     status, reason = 500, "CREATE_TASK_FAILED"
 

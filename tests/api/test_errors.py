@@ -86,7 +86,7 @@ def test_missing_unknown_and_revoked_keys(api: Api, good_image: str) -> None:
     body = {"images": [good_image], "prompt": "zoom in"}
     assert_envelope(api.client.post(SUBMIT, json=body), 401, "MISSING_API_KEY")
     assert_envelope(api.submit(body, headers={"Authorization": "Bearer vg_unknown"}), 403, "INVALID_API_KEY")
-    assert_envelope(api.submit(body, headers={"Authorization": "Bearer "}), 403, "INVALID_API_KEY")
+    assert_envelope(api.submit(body, headers={"Authorization": "Bearer "}), 401, "MISSING_API_KEY")
     record, secret = api.services.store.create_key("temp")
     assert api.submit(body, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     assert api.submit(body, headers={"Authorization": secret}).status_code == 200, "a bare key works too"
@@ -167,6 +167,23 @@ def test_request_body_cap(api: Api) -> None:
         headers=api.headers | {"Content-Type": "application/json"},
     )
     assert_envelope(response, 413, "REQUEST_BODY_TOO_LARGE")
+
+    def chunks():  # no Content-Length: a chunked upload is counted as it streams
+        for _ in range(api_settings.max_request_bytes // (1024 * 1024) + 2):
+            yield b"x" * (1024 * 1024)
+
+    chunked = api.client.post(
+        SUBMIT, content=chunks(), headers=api.headers | {"Content-Type": "application/json"}
+    )
+    assert_envelope(chunked, 413, "REQUEST_BODY_TOO_LARGE")
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> bool:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(api.services.store, "has_claimable", unreachable)
+    assert_envelope(api.client.get("/readyz"), 503, "SERVICE_UNAVAILABLE")
 
 
 def test_signed_urls_refuse_tampering_and_expiry(api: Api) -> None:

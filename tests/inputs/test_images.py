@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from helpers import make_image
 from PIL import Image
 
+from helpers import make_image
 from vidgate.errors import ImageExceedsMaxResolution, InvalidImageFormat
 from vidgate.inputs.images import decode_data_uri, load_stored, normalise, store_image
 from vidgate.storage.local import LocalStore

@@ -146,6 +146,42 @@ def test_cancel_ends_a_queued_task_and_flags_a_running_one(store: SqlTaskStore) 
     assert store.renew_lease(running.id, 1, 30).cancel_requested
 
 
+def test_release_of_a_cancelled_task_ends_it_instead_of_requeueing(store: SqlTaskStore) -> None:
+    created, _ = store.create_task("alice", params(), max_attempts=3)
+    task = store.claim("w1", 30)
+    assert task is not None and store.request_cancel(created.id, "alice") is not None
+    assert store.release(task.id, 1)
+    ended = store.get_task(created.id)
+    assert ended is not None and ended.status is TaskStatus.FAILED and ended.reason == "CANCELED"
+    assert ended.completed_ms is not None
+
+
+def test_idempotency_keys_expire_after_24_hours(store: SqlTaskStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vidgate.store.sql as sql
+
+    old, _ = store.create_task("alice", params(), max_attempts=3, idempotency_key="k", request_hash="h1")
+    later = old.created_ms + sql.IDEMPOTENCY_WINDOW_MS + 1
+    monkeypatch.setattr(sql, "now_ms", lambda: later)
+    new, created = store.create_task(
+        "alice", params(), max_attempts=3, idempotency_key="k", request_hash="h2"
+    )
+    assert created and new.id != old.id
+
+
+def test_revoke_refuses_an_ambiguous_prefix(store: SqlTaskStore) -> None:
+    from sqlalchemy import update
+
+    from vidgate.store.tables import api_keys
+
+    store.create_key("a")
+    second, second_secret = store.create_key("b")
+    with store.engine.begin() as conn:
+        conn.execute(update(api_keys).values(prefix="vg_same"))
+    assert not store.revoke_key("vg_same"), "two keys match: revoke neither"
+    assert store.authenticate(second_secret) is not None
+    assert store.revoke_key(second.id)
+
+
 def test_set_params_records_fetched_inputs(store: SqlTaskStore) -> None:
     store.create_task("alice", params(images=["http://example.test/a.png"]), max_attempts=3)
     task = store.claim("w1", 30)

@@ -10,12 +10,12 @@ from vidgate.tasks.model import ApiKey
 
 def require_key(request: Request) -> ApiKey:
     header = request.headers.get("authorization", "").strip()
-    if not header:
-        raise MissingApiKey("Send your API key as 'Authorization: Bearer <key>'.")
     scheme, _, token = header.partition(" ")
     # Some clients send the bare key; accept it as the hosted gateways do.
     secret = token.strip() if scheme.lower() == "bearer" else header
-    key = request.app.state.services.store.authenticate(secret) if secret else None
+    if not secret:
+        raise MissingApiKey("Send your API key as 'Authorization: Bearer <key>'.")
+    key = request.app.state.services.store.authenticate(secret)
     if key is None:
         raise InvalidApiKey("The API key is unknown or revoked.")
     return key

@@ -46,7 +46,8 @@ def describe_validation_error(errors: list[Any]) -> InvalidRequestBody:
     elif field == "body":
         message = "The request body must be a JSON object."
     else:
-        message = f"Field '{field}': {first.get('msg', 'invalid value')}."
+        detail = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        message = f"Field '{field}': {detail}."
     return InvalidRequestBody(message, {"field": field})
 
 
@@ -63,6 +64,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return envelope(ApiNotFound(f"No API at {request.method} {request.url.path}."))
+        if exc.status_code == 400:  # the framework could not read the body
+            return envelope(InvalidRequestBody(f"The request body could not be read: {exc.detail}."))
         if exc.status_code == 405:
             return envelope(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
         return envelope_of(exc.status_code, "HTTP_ERROR", str(exc.detail), {})

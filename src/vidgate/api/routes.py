@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from vidgate.api.auth import require_key
 from vidgate.api.schemas import ErrorEnvelope, SubmitRequest, SubmitResponse, TaskList, TaskResult
 from vidgate.api.service import Services
-from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature
+from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
 from vidgate.storage.signing import verify
 from vidgate.tasks.model import ApiKey, TaskStatus
 
@@ -26,7 +26,7 @@ Key = Annotated[ApiKey, Depends(require_key)]
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 @router.post(
@@ -101,5 +101,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", include_in_schema=False)
 def readyz(request: Request) -> dict[str, str]:
-    services(request).store.has_claimable()  # raises (-> 500 envelope) when the database is unreachable
+    """Ready when the database answers; a load balancer stops sending traffic on a 503."""
+    try:
+        services(request).store.has_claimable()
+    except Exception:
+        raise ServiceUnavailable("The database is unreachable.") from None
     return {"status": "ready"}

@@ -26,6 +26,7 @@ from vidgate.storage.signing import signed_query
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TASK_TYPE, Task, TaskParams, TaskStatus
 
+RESERVED_EXTRA_KEYS = frozenset(ResultExtra.model_fields)
 # Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
 SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
 
@@ -69,8 +70,9 @@ class Services:
         return task
 
     def _accept_image(self, ref: str, index: int) -> str:
-        """Data URIs are checked and stored now (a bad one is a 400); URLs are checked for form now
-        and fetched by the worker, so submit stays fast."""
+        """Data URIs are checked and stored now (a bad one is a 400). URLs are checked now for what
+        can be decided without downloading (scheme, host, what the host resolves to) and fetched by
+        the worker, so submit never waits on a stranger's server."""
         if is_data_uri(ref):
             data = decode_data_uri(ref, index)
             png = normalise(data, index, self.settings.max_image_bytes, self.settings.max_image_pixels)
@@ -102,7 +104,7 @@ class Services:
         return TaskResult(
             task=TaskInfo(
                 task_id=task.id,
-                status=task.status.wire,  # type: ignore[arg-type]
+                status=task.status.wire,
                 reason=task.reason,
                 task_type=TASK_TYPE,
                 eta=self._eta(task),
@@ -116,7 +118,7 @@ class Services:
                     execute_time_ms=str(task.started_ms or ""),
                     complete_time_ms=str(task.completed_ms or ""),
                 ),
-                **task.result_info,
+                **{k: v for k, v in task.result_info.items() if k not in RESERVED_EXTRA_KEYS},
             ),
             videos=videos,
         )

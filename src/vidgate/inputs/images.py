@@ -63,15 +63,17 @@ def normalise(data: bytes, index: int, max_bytes: int, max_pixels: int) -> bytes
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ALLOWED_FORMATS:
+            image: Image.Image = Image.open(io.BytesIO(data))
+            if getattr(image, "format", None) not in ALLOWED_FORMATS:
                 raise InvalidImageFormat(
-                    f"{where} is {image.format or 'not an image'}; use PNG, JPEG or WebP.", {"index": index}
+                    f"{where} is {getattr(image, 'format', None) or 'not an image'}; use PNG, JPEG or WebP.",
+                    {"index": index},
                 )
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageExceedsMaxResolution(
-                    f"{where} is {width}x{height} ({width * height} pixels); the limit is {max_pixels} pixels.",
+                    f"{where} is {width}x{height} ({width * height} pixels); "
+                    f"the limit is {max_pixels} pixels.",
                     {"index": index, "limit": max_pixels},
                 )
             image.seek(0)  # animated images: the first frame only
@@ -117,6 +119,10 @@ def input_key(digest: str) -> str:
 
 def load_stored(store: ObjectStore, ref: str) -> np.ndarray:
     """A stored reference as an RGB uint8 array."""
-    png = store.get_bytes(input_key(ref.removeprefix(STORED_PREFIX)))
+    return decode_png(store.get_bytes(input_key(ref.removeprefix(STORED_PREFIX))))
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    """A normalised image (see `normalise`) as an RGB uint8 array."""
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"))

@@ -1,4 +1,6 @@
-"""Object stores keep inputs (by content hash) and output videos. One small protocol, one class per backend."""
+"""Object stores keep inputs (by content hash) and output videos.
+
+One small protocol, one class per backend."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Opening the database and bringing its schema up to date.
 
 SQLite is the embedded default and is set up for several processes sharing one file: WAL (readers
-never block the writer), a busy timeout (writers queue instead of failing), foreign keys on. Every
+never block the writer) and a busy timeout (writers queue instead of failing). Every
 write transaction vidgate runs starts with its write, so no transaction upgrades a read lock to a
 write lock, the one case a busy timeout cannot save.
 """

@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vidgate.errors import MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
+from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
 from vidgate.store.tables import api_keys, tasks
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
 KEY_PREFIX = "vg_"
+IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 
 def now_ms() -> int:
@@ -98,18 +99,32 @@ class SqlTaskStore:
             "created_ms": now_ms(),
         }
         try:
-            with self.engine.begin() as conn:
-                created = conn.execute(insert(tasks).values(row).returning(*tasks.c)).one()
-            return _task(created), True
+            return self._insert(row), True
         except IntegrityError:
             if idempotency_key is None:
                 raise
+        if self._expire_idempotency_key(tenant_id, idempotency_key):
+            return self._insert(row), True
         existing = self._by_idempotency_key(tenant_id, idempotency_key)
         if existing is None or existing[1] != request_hash:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was already used with a different request body."
             ) from None
         return existing[0], False
+
+    def _insert(self, row: dict[str, Any]) -> Task:
+        with self.engine.begin() as conn:
+            return _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
+
+    def _expire_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        """An Idempotency-Key binds for 24 h; after that the key may name a new request."""
+        statement = (
+            update(tasks)
+            .where(tasks.c.tenant_id == tenant_id, tasks.c.idempotency_key == key)
+            .where(tasks.c.created_ms < now_ms() - IDEMPOTENCY_WINDOW_MS)
+            .values(idempotency_key=None)
+        )
+        return self._write(statement)
 
     def _by_idempotency_key(self, tenant_id: str, key: str) -> tuple[Task, str | None] | None:
         query = select(tasks).where(tasks.c.tenant_id == tenant_id, tasks.c.idempotency_key == key)
@@ -167,7 +182,7 @@ class SqlTaskStore:
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
                 .where(tasks.c.status == TaskStatus.QUEUED.value)
-                .values(status=TaskStatus.FAILED.value, reason="CANCELED", completed_ms=now, eta=0)
+                .values(status=TaskStatus.FAILED.value, reason=CANCELED, completed_ms=now, eta=0)
             )
             conn.execute(
                 update(tasks)
@@ -265,10 +280,16 @@ class SqlTaskStore:
         )
 
     def release(self, task_id: str, attempt: int) -> bool:
-        """Give a task back to the queue after a fault that a retry may not hit."""
+        """Give a task back to the queue after a fault that a retry may not hit; a task whose cancel
+        was asked for ends CANCELED instead (claim never takes it again)."""
+        cancelled = tasks.c.cancel_requested.is_(True)
         return self._write(
             self._fenced(task_id, attempt).values(
-                status=TaskStatus.QUEUED.value, lease_owner=None, lease_until=None
+                status=case((cancelled, TaskStatus.FAILED.value), else_=TaskStatus.QUEUED.value),
+                reason=case((cancelled, CANCELED), else_=""),
+                completed_ms=case((cancelled, now_ms()), else_=None),
+                lease_owner=None,
+                lease_until=None,
             )
         )
 
@@ -285,7 +306,7 @@ class SqlTaskStore:
             )
             .values(
                 status=TaskStatus.FAILED.value,
-                reason=case((tasks.c.cancel_requested.is_(True), "CANCELED"), else_=MAX_ATTEMPTS_EXCEEDED),
+                reason=case((tasks.c.cancel_requested.is_(True), CANCELED), else_=MAX_ATTEMPTS_EXCEEDED),
                 eta=0,
                 lease_owner=None,
                 lease_until=None,
@@ -305,17 +326,10 @@ class SqlTaskStore:
     def create_key(self, name: str, tenant_id: str | None = None) -> tuple[ApiKey, str]:
         """Returns the key record and the secret, which is shown once and stored only as a hash."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        row = {
-            "id": str(uuid.uuid4()),
-            "tenant_id": tenant_id or name,
-            "name": name,
-            "key_hash": hash_key(secret),
-            "prefix": secret[:10],
-            "created_ms": now_ms(),
-        }
+        key = ApiKey(str(uuid.uuid4()), tenant_id or name, name, secret[:10], now_ms(), None)
         with self.engine.begin() as conn:
-            conn.execute(insert(api_keys).values(row))
-        return ApiKey(row["id"], row["tenant_id"], name, row["prefix"], row["created_ms"], None), secret
+            conn.execute(insert(api_keys).values(key.__dict__ | {"key_hash": hash_key(secret)}))
+        return key, secret
 
     def authenticate(self, secret: str) -> ApiKey | None:
         digest = hash_key(secret)
@@ -331,10 +345,15 @@ class SqlTaskStore:
             return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
 
     def revoke_key(self, key_id_or_prefix: str) -> bool:
-        statement = (
-            update(api_keys)
+        """Revoke the one active key with this id or prefix; False when none or several match."""
+        matches = (
+            select(api_keys.c.id)
             .where(or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix))
             .where(api_keys.c.revoked_ms.is_(None))
-            .values(revoked_ms=now_ms())
         )
-        return self._write(statement)
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(matches).scalars())
+            if len(ids) != 1:
+                return False
+            conn.execute(update(api_keys).where(api_keys.c.id == ids[0]).values(revoked_ms=now_ms()))
+        return True

@@ -41,7 +41,7 @@ def run_worker_until_signalled(settings: Settings) -> None:
 def start_embedded_workers(settings: Settings, count: int) -> list[BaseProcess]:
     """Child processes, so rendering never competes with the API's event loop for the GIL."""
     context = multiprocessing.get_context("spawn")
-    processes = []
+    processes: list[BaseProcess] = []
     for index in range(count):
         process = context.Process(
             target=run_worker_until_signalled, args=(settings,), name=f"vidgate-worker-{index}", daemon=True

@@ -169,9 +169,10 @@ class Worker:
             ref if ref.startswith(STORED_PREFIX) else self._fetch(ref, i)
             for i, ref in enumerate(params.images)
         ]
-        if refs != params.images:
-            if not self.store.set_params(task.id, task.attempt, replace(params, images=refs)):
-                raise LeaseLost
+        if refs != params.images and not self.store.set_params(
+            task.id, task.attempt, replace(params, images=refs)
+        ):
+            raise LeaseLost
         return [load_stored(self.objects, ref) for ref in refs]
 
     def _fetch(self, url: str, index: int) -> str:
