@@ -1,0 +1,80 @@
+"""The CPU engine: a camera move over the input photos, chosen from the prompt, no model needed.
+
+Deterministic for a seed (byte-identical MP4), streams frames into the encoder, and never holds more
+than a handful of frames in memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult, output_size
+from vidgate.engines.motion.camera import CameraMove, plan_camera
+from vidgate.engines.motion.render import crossfade_frames, generate_frames
+from vidgate.media.encode import encode_frames
+
+__all__ = ["CameraMove", "MotionEngine", "plan_camera"]
+
+MIN_DURATION_S, MAX_DURATION_S = 1, 10
+
+
+class MotionEngine:
+    name = "motion"
+
+    def render(
+        self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> RenderResult:
+        _validate(job)
+        first_h, first_w = job.images[0].shape[:2]
+        width, height = output_size(first_w, first_h, job.short_side)
+        move = plan_camera(job.prompt, job.movement_amplitude, np.random.default_rng(job.seed))
+        frames = generate_frames(
+            job.images, move, width, height, job.frame_count, job.fps, on_progress, should_cancel
+        )
+        written = encode_frames(
+            frames,
+            job.output_path,
+            width,
+            height,
+            fps=job.fps,
+            threads=job.encoder_threads,
+            quality=job.quality,
+        )
+        if written != job.frame_count:  # a bug, not a user error: say so plainly
+            raise RuntimeError(f"motion engine wrote {written} frames, expected {job.frame_count}")
+        on_progress(1.0)
+        crossfade_s = crossfade_frames(job.frame_count, len(job.images), job.fps) / job.fps
+        return RenderResult(
+            path=job.output_path,
+            width=width,
+            height=height,
+            frames=written,
+            fps=job.fps,
+            info={
+                "camera_move": move.name,
+                "movement_amplitude": move.level,
+                "images": len(job.images),
+                "crossfade_s": round(crossfade_s, 3),
+            },
+        )
+
+
+def _validate(job: RenderJob) -> None:
+    if not job.images:
+        raise ValueError("at least one image is required")
+    for index, image in enumerate(job.images):
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+        ):
+            raise ValueError(f"image {index} must be an RGB uint8 array of shape HxWx3")
+        if min(image.shape[:2]) < 2:
+            raise ValueError(f"image {index} is too small: {image.shape[1]}x{image.shape[0]}")
+    if not MIN_DURATION_S <= job.duration <= MAX_DURATION_S:
+        raise ValueError(f"duration must be {MIN_DURATION_S}..{MAX_DURATION_S} seconds, got {job.duration}")
+    if job.fps <= 0:
+        raise ValueError(f"fps must be positive, got {job.fps}")
+    if job.short_side < 16:
+        raise ValueError(f"short_side must be at least 16 pixels, got {job.short_side}")
