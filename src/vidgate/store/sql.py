@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
 from vidgate.store.tables import api_keys, tasks
+from vidgate.store.wakeup import CHANNEL
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
 KEY_PREFIX = "vg_"
@@ -114,7 +115,14 @@ class SqlTaskStore:
 
     def _insert(self, row: dict[str, Any]) -> Task:
         with self.engine.begin() as conn:
-            return _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
+            created = _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
+            self._announce(conn)
+        return created
+
+    def _announce(self, conn: Any) -> None:
+        """Wake idle workers (PostgreSQL LISTEN); delivered when this transaction commits."""
+        if self._skip_locked:
+            conn.execute(text(f"NOTIFY {CHANNEL}"))
 
     def _expire_idempotency_key(self, tenant_id: str, key: str) -> bool:
         """An Idempotency-Key binds for 24 h; after that the key may name a new request."""
@@ -283,15 +291,17 @@ class SqlTaskStore:
         """Give a task back to the queue after a fault that a retry may not hit; a task whose cancel
         was asked for ends CANCELED instead (claim never takes it again)."""
         cancelled = tasks.c.cancel_requested.is_(True)
-        return self._write(
-            self._fenced(task_id, attempt).values(
-                status=case((cancelled, TaskStatus.FAILED.value), else_=TaskStatus.QUEUED.value),
-                reason=case((cancelled, CANCELED), else_=""),
-                completed_ms=case((cancelled, now_ms()), else_=None),
-                lease_owner=None,
-                lease_until=None,
-            )
+        statement = self._fenced(task_id, attempt).values(
+            status=case((cancelled, TaskStatus.FAILED.value), else_=TaskStatus.QUEUED.value),
+            reason=case((cancelled, CANCELED), else_=""),
+            completed_ms=case((cancelled, now_ms()), else_=None),
+            lease_owner=None,
+            lease_until=None,
         )
+        with self.engine.begin() as conn:
+            released = conn.execute(statement).rowcount == 1
+            self._announce(conn)
+        return released
 
     def sweep(self) -> int:
         """Fail tasks whose last allowed attempt lost its lease (the worker died); returns how many.

@@ -35,6 +35,7 @@ from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_i
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
+from vidgate.store.wakeup import WorkWaiter
 from vidgate.tasks.model import Task
 
 log = logging.getLogger("vidgate.worker")
@@ -96,6 +97,14 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Claim and run tasks until `stop` is set; the task in hand is finished first."""
         log.info("worker %s started (engine %s)", self.worker_id, self.engine.name)
+        # Expired leases announce themselves to no one: look for them at least every sweep.
+        waiter = WorkWaiter(self.store.engine, self.settings.poll_interval, self.settings.sweep_interval)
+        try:
+            self._loop(stop, waiter)
+        finally:
+            waiter.close()
+
+    def _loop(self, stop: threading.Event, waiter: WorkWaiter) -> None:
         next_sweep = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
@@ -108,7 +117,7 @@ class Worker:
                 log.exception("worker loop error")
                 worked = False
             if not worked:
-                stop.wait(self.settings.poll_interval)
+                waiter.wait(stop)
 
     def run_once(self) -> bool:
         task = self.store.claim(self.worker_id, self.settings.lease_seconds)
