@@ -13,8 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vidgate.tasks.offpeak import parse_window
 
 
 class Settings(BaseSettings):
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
     # How often an idle worker looks for work on a database without push notification.
     poll_interval: float = Field(0.05, gt=0)
     sweep_interval: float = Field(5.0, gt=0)
+    # Off-peak tasks also run inside this daily window (worker's local time), e.g. "22:00-06:00".
+    off_peak_window: str = ""
+    # An off-peak task not done this many hours after submit fails with OFF_PEAK_EXPIRED.
+    off_peak_deadline_hours: float = Field(48.0, gt=0)
 
     # Inputs.
     max_request_bytes: int = Field(60 * 1024 * 1024, ge=1024)
@@ -59,6 +65,12 @@ class Settings(BaseSettings):
     # Encoding: pinned x264 threads keep output byte-identical across machines.
     encoder_threads: int = Field(2, ge=1, le=16)
     quality: Literal["fast", "balanced", "best"] = "balanced"
+
+    @field_validator("off_peak_window")
+    @classmethod
+    def _valid_window(cls, value: str) -> str:
+        parse_window(value)
+        return value.strip()
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vidgate.db'}"

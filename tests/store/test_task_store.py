@@ -214,3 +214,30 @@ def test_keys_are_stored_hashed_and_revocable(store: SqlTaskStore) -> None:
     assert store.revoke_key(record.prefix)
     assert store.authenticate(secret) is None
     assert not store.revoke_key(record.id), "already revoked"
+
+
+def test_off_peak_tasks_share_the_queue_inside_their_window(store: SqlTaskStore) -> None:
+    off_peak, _ = store.create_task("alice", params(off_peak=True), max_attempts=3)
+    time.sleep(0.002)
+    store.create_task("alice", params(), max_attempts=3)
+    first = store.claim("w1", 30, off_peak_window_open=True)
+    assert first is not None and first.id == off_peak.id, "inside the window: first come, first served"
+
+
+def test_off_peak_tasks_past_their_deadline_expire(store: SqlTaskStore) -> None:
+    stale, _ = store.create_task("alice", params(off_peak=True), max_attempts=3)
+    normal, _ = store.create_task("alice", params(), max_attempts=3)
+    time.sleep(0.05)
+    deadline_s = 0.01
+    claimed = store.claim("w1", 30, off_peak_deadline_s=deadline_s)
+    assert claimed is not None and claimed.id == normal.id
+    assert store.claim("w1", 30, off_peak_deadline_s=deadline_s) is None, (
+        "an expired off-peak task is not run"
+    )
+    assert store.sweep(off_peak_deadline_s=deadline_s) == 1
+    expired = store.get_task(stale.id)
+    assert (
+        expired is not None and expired.status is TaskStatus.FAILED and expired.reason == "OFF_PEAK_EXPIRED"
+    )
+    running = store.get_task(normal.id)
+    assert running is not None and running.status is TaskStatus.PROCESSING, "normal tasks have no deadline"

@@ -175,3 +175,16 @@ def test_a_worker_that_lost_its_lease_publishes_nothing(api: Api) -> None:
     done = api.services.store.get_task(task_id)
     assert done is not None and done.status is TaskStatus.SUCCEED and done.attempt == 2
     assert [p.name for p in stored_videos(api)] == [f"{task_id}-2.mp4"]
+
+
+def test_a_normal_task_submitted_after_an_off_peak_one_runs_first(api: Api) -> None:
+    body = {"images": [data_uri(make_image())], "prompt": "x", "duration": 1, "resolution": "540p"}
+    off_peak = api.submit(body | {"off_peak": True}).json()["task_id"]
+    time.sleep(0.002)
+    normal = api.submit(body).json()["task_id"]
+    worker = make_worker(api)
+    assert worker.run_once()
+    assert api.result(normal).json()["task"]["status"] == "TASK_STATUS_SUCCEED"
+    assert api.result(off_peak).json()["task"]["status"] == "TASK_STATUS_QUEUED"
+    assert worker.run_once(), "with nothing else waiting, the off-peak task runs"
+    assert api.result(off_peak).json()["task"]["status"] == "TASK_STATUS_SUCCEED"

@@ -25,6 +25,7 @@ from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
 from vidgate.store.tables import api_keys, tasks
 from vidgate.store.wakeup import CHANNEL
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
+from vidgate.tasks.offpeak import OFF_PEAK_EXPIRED
 
 KEY_PREFIX = "vg_"
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
@@ -202,7 +203,16 @@ class SqlTaskStore:
 
     # ---- the worker's side: claim, heartbeat, fenced writes ---------------------------------
 
-    def claim(self, worker_id: str, lease_seconds: float) -> Task | None:
+    def claim(
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        off_peak_window_open: bool = False,
+        off_peak_deadline_s: float | None = None,
+    ) -> Task | None:
+        """Take the next task. Normal tasks go before off-peak ones, unless the off-peak window is
+        open (then first come, first served); off-peak tasks past their deadline are never taken."""
         now = time.time()
         claimable = and_(
             or_(
@@ -212,10 +222,14 @@ class SqlTaskStore:
             tasks.c.attempt < tasks.c.max_attempts,
             tasks.c.cancel_requested.is_(False),
         )
+        if off_peak_deadline_s is not None:
+            cutoff_ms = int((now - off_peak_deadline_s) * 1000)
+            claimable = and_(claimable, or_(tasks.c.priority == 0, tasks.c.created_ms >= cutoff_ms))
+        order = (tasks.c.created_ms,) if off_peak_window_open else (tasks.c.priority, tasks.c.created_ms)
         candidate = (
             select(tasks.c.id)
             .where(claimable)
-            .order_by(tasks.c.priority, tasks.c.created_ms)
+            .order_by(*order)
             .limit(1)
             .with_for_update(skip_locked=self._skip_locked)
             .scalar_subquery()
@@ -303,10 +317,14 @@ class SqlTaskStore:
             self._announce(conn)
         return released
 
-    def sweep(self) -> int:
-        """Fail tasks whose last allowed attempt lost its lease (the worker died); returns how many.
-        Tasks with attempts left need no sweep: `claim` takes expired leases directly."""
+    def sweep(self, off_peak_deadline_s: float | None = None) -> int:
+        """Fail tasks whose last allowed attempt lost its lease (the worker died), and off-peak tasks
+        not started (or abandoned) by their deadline; returns how many. Tasks with attempts left need
+        no sweep: `claim` takes expired leases directly."""
         now = time.time()
+        expired = 0
+        if off_peak_deadline_s is not None:
+            expired = self._expire_off_peak(now, off_peak_deadline_s)
         statement = (
             update(tasks)
             .where(
@@ -317,6 +335,30 @@ class SqlTaskStore:
             .values(
                 status=TaskStatus.FAILED.value,
                 reason=case((tasks.c.cancel_requested.is_(True), CANCELED), else_=MAX_ATTEMPTS_EXCEEDED),
+                eta=0,
+                lease_owner=None,
+                lease_until=None,
+                completed_ms=int(now * 1000),
+            )
+        )
+        with self.engine.begin() as conn:
+            return expired + conn.execute(statement).rowcount
+
+    def _expire_off_peak(self, now: float, deadline_s: float) -> int:
+        # A render in progress past the deadline is let finish: finished work is not thrown away.
+        statement = (
+            update(tasks)
+            .where(
+                tasks.c.priority == 1,
+                tasks.c.created_ms < int((now - deadline_s) * 1000),
+                or_(
+                    tasks.c.status == TaskStatus.QUEUED.value,
+                    and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < now),
+                ),
+            )
+            .values(
+                status=TaskStatus.FAILED.value,
+                reason=OFF_PEAK_EXPIRED,
                 eta=0,
                 lease_owner=None,
                 lease_until=None,

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.wakeup import WorkWaiter
 from vidgate.tasks.model import Task
+from vidgate.tasks.offpeak import window_is_open
 
 log = logging.getLogger("vidgate.worker")
 PROGRESS_INTERVAL_S = 0.5
@@ -109,7 +111,7 @@ class Worker:
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
                 with contextlib.suppress(Exception):
-                    self.store.sweep()
+                    self.store.sweep(off_peak_deadline_s=self.settings.off_peak_deadline_hours * 3600)
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
@@ -120,7 +122,12 @@ class Worker:
                 waiter.wait(stop)
 
     def run_once(self) -> bool:
-        task = self.store.claim(self.worker_id, self.settings.lease_seconds)
+        task = self.store.claim(
+            self.worker_id,
+            self.settings.lease_seconds,
+            off_peak_window_open=window_is_open(self.settings.off_peak_window, datetime.now().time()),
+            off_peak_deadline_s=self.settings.off_peak_deadline_hours * 3600,
+        )
         if task is None:
             return False
         log.info("claimed %s (attempt %d)", task.id, task.attempt)
