@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from conftest import POSTGRES_URL, ImageServer, _postgres_engine
 from helpers import data_uri, make_image, moov_before_mdat, probe
+from vidgate.client import Client
 
 pytestmark = pytest.mark.slow
 
@@ -42,44 +44,23 @@ def vidgate(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.Com
 
 @dataclass
 class Server:
-    base_url: str
-    key: str
+    """A running `vidgate serve`, driven through the Python SDK as a user would."""
+
+    client: Client
     env: dict[str, str]
     data_dir: Path
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
+    def submit(self, body: dict[str, Any]) -> str:
+        return self.client.submit(**body)
 
-    def submit(self, body: dict[str, object]) -> str:
-        response = httpx.post(
-            f"{self.base_url}/v3/async/vidu-q2-pro-img2video", json=body, headers=self.headers
-        )
-        assert response.status_code == 200, response.text
-        return str(response.json()["task_id"])
+    def result(self, task_id: str) -> dict[str, Any]:
+        return self.client.result(task_id)
 
-    def result(self, task_id: str) -> dict:  # type: ignore[type-arg]
-        response = httpx.get(
-            f"{self.base_url}/v3/async/task-result", params={"task_id": task_id}, headers=self.headers
-        )
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+    def wait(self, task_id: str, timeout: float = 60) -> dict[str, Any]:
+        return self.client.wait(task_id, timeout=timeout, interval=0.05)
 
-    def wait(self, task_id: str, timeout: float = 60, until: str = "terminal") -> dict:  # type: ignore[type-arg]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            document = self.result(task_id)
-            status = document["task"]["status"]
-            if status in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED") or status == until:
-                return document
-            time.sleep(0.05)
-        raise AssertionError(f"task {task_id} not {until} after {timeout} s: {document}")
-
-    def download(self, document: dict, to: Path) -> Path:  # type: ignore[type-arg]
-        response = httpx.get(document["videos"][0]["video_url"])
-        assert response.status_code == 200
-        to.write_bytes(response.content)
-        return to
+    def download(self, document: dict[str, Any], to: Path) -> Path:
+        return self.client.download(document, to)
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -125,7 +106,8 @@ def serving(env: dict[str, str], tmp_path: Path, workers: int) -> Iterator[Serve
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.1)
     try:
-        yield Server(base_url, key, env, Path(env["VIDGATE_DATA_DIR"]))
+        with Client(base_url, key) as client:
+            yield Server(client, env, Path(env["VIDGATE_DATA_DIR"]))
     finally:
         stop(process)
 

@@ -1,0 +1,170 @@
+"""A small Python SDK for vidgate (and any server speaking the same contract), sync and async.
+
+    from vidgate.client import Client
+    with Client("http://127.0.0.1:8000", api_key) as client:
+        task_id = client.submit(images=["https://..."], prompt="slow zoom in", duration=5)
+        result = client.wait(task_id)
+        client.download(result, "out.mp4")
+
+Errors come back as `ApiError` carrying the contract's envelope (code, reason, message, metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SUBMIT_PATH = "/v3/async/vidu-q2-pro-img2video"
+TERMINAL = ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code} {reason}: {message}")
+        self.code, self.reason, self.message, self.metadata = code, reason, message, metadata or {}
+
+
+class TaskFailed(Exception):
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(f"task {result['task']['task_id']} failed: {result['task']['reason']}")
+        self.result = result
+
+
+def _check(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success and isinstance(body, dict):
+        return body
+    if isinstance(body, dict) and "reason" in body:
+        raise ApiError(response.status_code, body["reason"], body.get("message", ""), body.get("metadata"))
+    raise ApiError(response.status_code, "HTTP_ERROR", response.text[:200])
+
+
+def _submit_body(images: list[str], prompt: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {"images": images, "prompt": prompt} | {k: v for k, v in options.items() if v is not None}
+
+
+def _finished(result: dict[str, Any]) -> bool:
+    """True when the task succeeded; raises TaskFailed when it failed; False while it runs."""
+    status = result["task"]["status"]
+    if status == "TASK_STATUS_FAILED":
+        raise TaskFailed(result)
+    return status in TERMINAL
+
+
+def _headers(idempotency_key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+
+class Client:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 30.0, http: httpx.Client | None = None
+    ) -> None:
+        self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self.http.headers["Authorization"] = f"Bearer {api_key}"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def submit(
+        self, images: list[str], prompt: str, *, idempotency_key: str | None = None, **options: Any
+    ) -> str:
+        """Submit a task; options are the contract's fields (duration, resolution, seed, ...)."""
+        body = _submit_body(images, prompt, options)
+        return str(
+            _check(self.http.post(SUBMIT_PATH, json=body, headers=_headers(idempotency_key)))["task_id"]
+        )
+
+    def result(self, task_id: str) -> dict[str, Any]:
+        return _check(self.http.get("/v3/async/task-result", params={"task_id": task_id}))
+
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        return _check(self.http.post("/v3/async/task-cancel", params={"task_id": task_id}))
+
+    def list_tasks(
+        self, status: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params = {
+            k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None
+        }
+        return _check(self.http.get("/v3/async/tasks", params=params))
+
+    def wait(self, task_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll until the task is terminal; raises TaskFailed on failure, TimeoutError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.result(task_id)
+            if _finished(result):
+                return result
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"task {task_id} not finished after {timeout} s")
+            time.sleep(interval)
+
+    def download(self, result: dict[str, Any], path: str | Path) -> Path:
+        """Save the first video of a finished task (the signed URL needs no API key)."""
+        target = Path(path)
+        request = self.http.build_request("GET", result["videos"][0]["video_url"])
+        del request.headers["Authorization"]  # the URL may point at a storage host: never send it the key
+        response = self.http.send(request, stream=True)
+        try:
+            if not response.is_success:
+                response.read()
+                _check(response)
+            with target.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        finally:
+            response.close()
+        return target
+
+
+class AsyncClient:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 30.0, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http.headers["Authorization"] = f"Bearer {api_key}"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def submit(
+        self, images: list[str], prompt: str, *, idempotency_key: str | None = None, **options: Any
+    ) -> str:
+        body = _submit_body(images, prompt, options)
+        response = await self.http.post(SUBMIT_PATH, json=body, headers=_headers(idempotency_key))
+        return str(_check(response)["task_id"])
+
+    async def result(self, task_id: str) -> dict[str, Any]:
+        return _check(await self.http.get("/v3/async/task-result", params={"task_id": task_id}))
+
+    async def cancel(self, task_id: str) -> dict[str, Any]:
+        return _check(await self.http.post("/v3/async/task-cancel", params={"task_id": task_id}))
+
+    async def wait(self, task_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = await self.result(task_id)
+            if _finished(result):
+                return result
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"task {task_id} not finished after {timeout} s")
+            await asyncio.sleep(interval)
