@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.api.errors import install_error_handlers
 from vidgate.api.limits import BodySizeLimit
+from vidgate.api.observe import install_metrics
+from vidgate.api.observe import router as observe_router
 from vidgate.api.routes import router
 from vidgate.api.service import Services
 from vidgate.settings import Settings
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(observe_router)
+    install_metrics(app, services.store)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -162,6 +163,23 @@ def test_same_request_same_seed_gives_byte_identical_video(server: Server, tmp_p
         video = server.download(document, tmp_path / f"same-{attempt}.mp4")
         digests.add(hashlib.sha256(video.read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_task_events_stream_progress_until_done(server: Server) -> None:
+    body = {"images": [data_uri(make_image(1280, 720))], "prompt": "pan right", "duration": 6}
+    task_id = server.submit(body)
+    documents = []
+    url = f"{server.client.http.base_url}/v3/async/task-events"
+    headers = {"Authorization": server.client.http.headers["Authorization"]}
+    with httpx.stream("GET", url, params={"task_id": task_id}, headers=headers, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                documents.append(json.loads(line.removeprefix("data: ")))
+    statuses = [d["task"]["status"] for d in documents]
+    progress = [d["task"]["progress_percent"] for d in documents]
+    assert statuses[-1] == "TASK_STATUS_SUCCEED" and statuses.count("TASK_STATUS_SUCCEED") == 1
+    assert "TASK_STATUS_PROCESSING" in statuses and progress == sorted(progress)
+    assert any(0 < p < 100 for p in progress), progress
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

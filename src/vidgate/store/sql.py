@@ -368,6 +368,11 @@ class SqlTaskStore:
         with self.engine.begin() as conn:
             return conn.execute(statement).rowcount
 
+    def count_by_status(self) -> dict[TaskStatus, int]:
+        query = select(tasks.c.status, func.count()).group_by(tasks.c.status)
+        with self.engine.connect() as conn:
+            return {TaskStatus(status): int(count) for status, count in conn.execute(query)}
+
     def has_claimable(self) -> bool:
         query = select(tasks.c.id).where(tasks.c.status == TaskStatus.QUEUED.value).limit(1)
         with self.engine.connect() as conn:

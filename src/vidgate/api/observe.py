@@ -1,0 +1,96 @@
+"""Watching tasks and the server: Server-Sent Events per task, Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
+
+from vidgate.api.routes import Key, services
+from vidgate.store.sql import SqlTaskStore
+from vidgate.tasks.model import TaskStatus
+
+router = APIRouter()
+EVENT_POLL_S = 0.25
+KEEPALIVE_S = 15.0
+
+
+@router.get("/v3/async/task-events", response_class=StreamingResponse)
+async def task_events(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> Response:
+    """A `text/event-stream` of the task-result document: one `task` event whenever status,
+    progress or eta change, ending after the terminal one. Unknown ids are a 404 before streaming."""
+    svc = services(request)
+    await run_in_threadpool(svc.get, task_id, key.tenant_id)
+    base_url = str(request.base_url)
+
+    async def stream() -> AsyncIterator[str]:
+        last_state: tuple[object, ...] | None = None
+        last_sent = time.monotonic()
+        event_id = 0
+        while not await request.is_disconnected():
+            task = await run_in_threadpool(svc.get, task_id, key.tenant_id)
+            state = (task.status, task.progress, task.eta)
+            if state != last_state:
+                event_id += 1
+                document = await run_in_threadpool(svc.result_document, task, base_url)
+                yield f"id: {event_id}\nevent: task\ndata: {document.model_dump_json()}\n\n"
+                last_state, last_sent = state, time.monotonic()
+                if task.status.is_terminal:
+                    return
+            elif time.monotonic() - last_sent > KEEPALIVE_S:
+                yield ": keep-alive\n\n"  # proxies close connections that stay silent
+                last_sent = time.monotonic()
+            await asyncio.sleep(EVENT_POLL_S)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+class TaskCollector(Collector):
+    """Tasks by status, read from the database at scrape time (so every API process reports the truth)."""
+
+    def __init__(self, store: SqlTaskStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily("vidgate_tasks", "Tasks by status", labels=["status"])
+        counts = self.store.count_by_status()
+        for status in TaskStatus:
+            gauge.add_metric([status.value], counts.get(status, 0))
+        yield gauge
+
+
+def install_metrics(app: FastAPI, store: SqlTaskStore) -> None:
+    registry = CollectorRegistry()
+    registry.register(TaskCollector(store))
+    requests = Counter(
+        "vidgate_http_requests", "HTTP requests", ["method", "route", "code"], registry=registry
+    )
+    latency = Histogram(
+        "vidgate_http_request_duration_seconds",
+        "Time to answer an HTTP request (to the first byte of a stream)",
+        ["route"],
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template, never raw ids
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
