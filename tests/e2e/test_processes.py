@@ -106,11 +106,48 @@ def serving(env: dict[str, str], tmp_path: Path, workers: int) -> Iterator[Serve
         assert process.poll() is None, (tmp_path / "serve.log").read_text()
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.1)
+    embedded_workers = [pid for pid in children_of(process.pid) if b"spawn_main" in cmdline(pid)]
     try:
+        assert len(embedded_workers) == workers
         with Client(base_url, key) as client:
             yield Server(client, env, Path(env["VIDGATE_DATA_DIR"]))
     finally:
         stop(process)
+        assert_gone(embedded_workers)
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def assert_gone(pids: list[int], timeout: float = 10) -> None:
+    """Embedded workers must not outlive their server."""
+    deadline = time.monotonic() + timeout
+    while alive := [pid for pid in pids if Path(f"/proc/{pid}").exists() and not _zombie(pid)]:
+        assert time.monotonic() < deadline, f"embedded workers {alive} outlived the server"
+        time.sleep(0.1)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture

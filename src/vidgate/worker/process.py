@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from multiprocessing.process import BaseProcess
@@ -15,6 +16,7 @@ from vidgate.store.sql import SqlTaskStore
 from vidgate.worker.runner import Worker
 
 log = logging.getLogger("vidgate.worker")
+ORPHAN_CHECK_S = 0.5
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -23,8 +25,9 @@ def build_worker(settings: Settings) -> Worker:
     return Worker(settings, SqlTaskStore(engine), open_store(settings))
 
 
-def run_worker_until_signalled(settings: Settings) -> None:
-    """Work until SIGTERM/SIGINT; the task in hand is finished first (a second signal kills)."""
+def run_worker_until_signalled(settings: Settings, parent_pid: int | None = None) -> None:
+    """Work until SIGTERM/SIGINT, or until the parent process (`parent_pid`) is gone; the task in
+    hand is finished first (a second signal kills)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
@@ -35,7 +38,18 @@ def run_worker_until_signalled(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if parent_pid is not None:
+        threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
     build_worker(settings).run(stop)
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    """An embedded worker must not outlive `vidgate serve`, however the server ended (uvicorn
+    re-raises SIGTERM after its graceful shutdown, and SIGKILL runs no clean-up at all)."""
+    while not stop.wait(ORPHAN_CHECK_S):
+        if os.getppid() != parent_pid:
+            log.info("parent process %d is gone: finishing the current task, then stopping", parent_pid)
+            stop.set()
 
 
 def start_embedded_workers(settings: Settings, count: int) -> list[BaseProcess]:
@@ -44,7 +58,10 @@ def start_embedded_workers(settings: Settings, count: int) -> list[BaseProcess]:
     processes: list[BaseProcess] = []
     for index in range(count):
         process = context.Process(
-            target=run_worker_until_signalled, args=(settings,), name=f"vidgate-worker-{index}", daemon=True
+            target=run_worker_until_signalled,
+            args=(settings, os.getpid()),
+            name=f"vidgate-worker-{index}",
+            daemon=True,
         )
         process.start()
         processes.append(process)
