@@ -19,6 +19,11 @@ class VidgateError(Exception):
         self.message = message
         self.metadata = metadata or {}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error response carries besides the envelope (e.g. Retry-After)."""
+        return {}
+
 
 class InvalidRequestBody(VidgateError):
     status, reason = 400, "INVALID_REQUEST_BODY"
@@ -80,6 +85,20 @@ class MethodNotAllowed(VidgateError):
 
 class RequestTooLarge(VidgateError):
     status, reason = 413, "REQUEST_BODY_TOO_LARGE"
+
+
+class RateLimitExceeded(VidgateError):
+    """A key's rate, concurrency or daily quota is used up; `retry_after` says when to try again."""
+
+    status, reason = 429, "RATE_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, retry_after: int, metadata: dict[str, Any] | None = None) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message, {"retry_after": self.retry_after} | (metadata or {}))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(VidgateError):

@@ -214,5 +214,6 @@ def test_internal_faults_are_a_500_envelope_without_a_stack_trace(
         submit = client.post(SUBMIT, json={"images": [good_image], "prompt": "x"}, headers=api.headers)
         body = assert_envelope(submit, 500, "CREATE_TASK_FAILED")
         assert "secret" not in body["message"]
-        result = client.get("/v3/async/task-result", params={"task_id": "x"}, headers=api.headers)
+        some_id = "00000000-0000-4000-8000-000000000000"  # well-formed, so the store is asked
+        result = client.get("/v3/async/task-result", params={"task_id": some_id}, headers=api.headers)
         assert_envelope(result, 500, "GET_RESULT_FAILED")

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from helpers import make_image
+from security.cases_images import IMAGE_CASES, ImageCase, observe
 from vidgate.errors import ImageExceedsMaxResolution, InvalidImageFormat
 from vidgate.inputs.images import decode_data_uri, load_stored, normalise, store_image
 from vidgate.storage.local import LocalStore
@@ -72,3 +73,25 @@ def test_stored_images_are_keyed_by_content(tmp_path) -> None:  # type: ignore[n
     ref = store_image(store, png)
     assert ref == store_image(store, png) and ref.startswith("sha256:")
     assert load_stored(store, ref).shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.attack)
+def test_hostile_and_awkward_files(case: ImageCase) -> None:
+    seen = observe(case)
+    assert seen.outcome == case.expect and seen.as_expected, seen
+
+
+def test_enough_malicious_files_are_tried() -> None:
+    assert sum(case.expect != "accepted" for case in IMAGE_CASES) >= 10
+
+
+def test_other_decoders_never_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GIF is refused by the allow-list before Pillow's GIF decoder sees it."""
+    from PIL import GifImagePlugin
+
+    def explode(*_args: object) -> None:
+        raise AssertionError("the GIF decoder ran")
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "_open", explode)
+    with pytest.raises(InvalidImageFormat):
+        normalise(make_image(64, 48, fmt="GIF"), 0, **LIMITS)

@@ -23,8 +23,8 @@ log = logging.getLogger("vidgate.api")
 SUBMIT_PATH_PREFIX = "/v3/async/vidu-"
 
 
-def envelope(error: VidgateError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return envelope_of(error.status, error.reason, error.message, error.metadata, headers)
+def envelope(error: VidgateError) -> JSONResponse:
+    return envelope_of(error.status, error.reason, error.message, error.metadata, error.headers or None)
 
 
 def envelope_of(
@@ -51,6 +51,16 @@ def describe_validation_error(errors: list[Any]) -> InvalidRequestBody:
     return InvalidRequestBody(message, {"field": field})
 
 
+def _framework_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        return envelope(ApiNotFound(f"No API at {request.method} {request.url.path}."))
+    if exc.status_code == 400:  # the framework could not read the body
+        return envelope(InvalidRequestBody(f"The request body could not be read: {exc.detail}."))
+    if exc.status_code == 405:
+        return envelope(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
+    return envelope_of(exc.status_code, "HTTP_ERROR", str(exc.detail), {})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VidgateError)
     async def _vidgate_error(_request: Request, exc: VidgateError) -> JSONResponse:
@@ -62,13 +72,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            return envelope(ApiNotFound(f"No API at {request.method} {request.url.path}."))
-        if exc.status_code == 400:  # the framework could not read the body
-            return envelope(InvalidRequestBody(f"The request body could not be read: {exc.detail}."))
-        if exc.status_code == 405:
-            return envelope(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
-        return envelope_of(exc.status_code, "HTTP_ERROR", str(exc.detail), {})
+        response = _framework_error(request, exc)
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405, as RFC 9110 requires
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

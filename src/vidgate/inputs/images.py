@@ -1,8 +1,9 @@
 """One validator for every image, whether it came as a data: URI or was fetched from a URL.
 
-Whatever passes is re-encoded as a plain RGB PNG (EXIF orientation applied, alpha flattened) and
-stored under its content hash, so no engine ever decodes a stranger's file, and a retry of the
-task reads the stored copy instead of downloading again.
+Whatever passes is re-encoded as a plain sRGB PNG (first frame of an animation, EXIF orientation
+applied, colour profile converted, alpha flattened onto white) and stored under its content hash,
+so no engine ever decodes a stranger's file, and a retry of the task reads the stored copy instead
+of downloading again.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import base64
 import binascii
 import hashlib
 import io
+import logging
 import re
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from vidgate.errors import (
     ImageExceedsMaxResolution,
@@ -25,10 +27,12 @@ from vidgate.errors import (
 )
 from vidgate.storage import ObjectStore
 
+log = logging.getLogger("vidgate.inputs")
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 MAX_ASPECT = 4.0
 MIN_SIDE = 16
 STORED_PREFIX = "sha256:"
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _DATA_URI = re.compile(r"data:image/(?P<subtype>[a-zA-Z0-9.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 
 
@@ -53,7 +57,11 @@ def decode_data_uri(ref: str, index: int) -> bytes:
 
 
 def normalise(data: bytes, index: int, max_bytes: int, max_pixels: int) -> bytes:
-    """Check an image and return it as a PNG of RGB pixels; raises an ImageError naming the image."""
+    """Check an image and return it as a PNG of sRGB pixels; raises an ImageError naming the image.
+
+    Only the PNG, JPEG and WebP decoders are ever run on a stranger's bytes. The pixel count is
+    checked from the header, before anything is decoded; Pillow's own decompression-bomb warning is
+    an error here too. An animated image (APNG, animated WebP) contributes its first frame only."""
     where = f"images[{index}]"
     if len(data) > max_bytes:
         raise ImageFileExceedsMaxSize(
@@ -62,46 +70,78 @@ def normalise(data: bytes, index: int, max_bytes: int, max_pixels: int) -> bytes
         )
     try:
         with warnings.catch_warnings():
+            # Metadata warnings (a corrupt EXIF block, say) must not escape into callers that treat
+            # warnings as errors; they do not affect the pixels, and orientation falls back to none.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
-            if getattr(image, "format", None) not in ALLOWED_FORMATS:
-                raise InvalidImageFormat(
-                    f"{where} is {getattr(image, 'format', None) or 'not an image'}; use PNG, JPEG or WebP.",
-                    {"index": index},
-                )
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageExceedsMaxResolution(
-                    f"{where} is {width}x{height} ({width * height} pixels); "
-                    f"the limit is {max_pixels} pixels.",
-                    {"index": index, "limit": max_pixels},
-                )
-            image.seek(0)  # animated images: the first frame only
-            image = ImageOps.exif_transpose(image)
-            image.load()
-    except (InvalidImageFormat, ImageExceedsMaxResolution):
+            image = _decode(data, where, index, max_pixels)
+    except (InvalidImageFormat, ImageExceedsMaxResolution, InvalidImageSize):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageExceedsMaxResolution(f"{where} has too many pixels.", {"index": index}) from None
+        raise ImageExceedsMaxResolution(
+            f"{where} has more than {max_pixels} pixels.", {"index": index, "limit": max_pixels}
+        ) from None
     except Exception:  # Pillow raises many types for corrupt files; all mean the same to a user
         raise InvalidImageFormat(
             f"{where} is not a readable PNG, JPEG or WebP image.", {"index": index}
         ) from None
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _decode(data: bytes, where: str, index: int, max_pixels: int) -> Image.Image:
+    """The first frame, upright, in sRGB, without alpha (flattened onto white)."""
+    try:
+        image: Image.Image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+    except Image.UnidentifiedImageError:
+        raise InvalidImageFormat(f"{where} is not a PNG, JPEG or WebP image.", {"index": index}) from None
     width, height = image.size
+    if width * height > max_pixels:
+        raise ImageExceedsMaxResolution(
+            f"{where} is {width}x{height} ({width * height} pixels); the limit is {max_pixels} pixels.",
+            {"index": index, "limit": max_pixels},
+        )
+    # From the header too (a quarter turn by EXIF changes neither side's length nor the ratio).
     if min(width, height) < MIN_SIDE or max(width, height) / min(width, height) > MAX_ASPECT:
         raise InvalidImageSize(
             f"{where} is {width}x{height}; each side must be at least {MIN_SIDE} px and the aspect ratio "
             f"within 1:4 and 4:1.",
             {"index": index},
         )
-    if image.mode in ("RGBA", "LA", "P", "PA") and ("A" in image.getbands() or "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flattened = Image.new("RGB", rgba.size, (255, 255, 255))
-        flattened.paste(rgba, mask=rgba.getchannel("A"))
+    image.seek(0)
+    image.load()
+    icc_profile = image.info.get("icc_profile")
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a corrupt EXIF block: show the image as stored
+        log.debug("%s: unreadable EXIF orientation ignored", where)
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    target = "RGBA" if has_alpha else "RGB"
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey: keep its range, not its clipping
+        image = Image.fromarray((np.asarray(image, dtype=np.uint32) // 257).astype(np.uint8), "L")
+    if image.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        image = image.convert(target)
+    if icc_profile:
+        image = _to_srgb(image, icc_profile, target, where)
+    image = image.convert(target)
+    if target == "RGBA":
+        flattened = Image.new("RGB", image.size, (255, 255, 255))
+        flattened.paste(image, mask=image.getchannel("A"))
         image = flattened
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="PNG", compress_level=1)
-    return out.getvalue()
+    return image
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes, target: str, where: str) -> Image.Image:
+    """Convert from the embedded colour profile, so a wide-gamut (Display P3, Adobe RGB) or CMYK
+    photo keeps its colours. A profile LittleCMS cannot use is ignored: the pixels are taken as sRGB."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=target)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        log.debug("%s: unusable ICC profile ignored", where)
+        return image
+    return converted if converted is not None else image
 
 
 def store_image(store: ObjectStore, png: bytes) -> str:

@@ -20,4 +20,5 @@ def signed_query(secret: str, key: str, ttl: int, now: float | None = None) -> s
 def verify(secret: str, key: str, expires: int, signature: str, now: float | None = None) -> bool:
     if expires < (now or time.time()):
         return False
-    return hmac.compare_digest(sign(secret, key, expires), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch).
+    return hmac.compare_digest(sign(secret, key, expires).encode(), signature.encode("utf-8", "replace"))
