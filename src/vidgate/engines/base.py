@@ -48,7 +48,13 @@ class RenderJob:
     fps: int = FPS
     encoder_threads: int = 2  # pinned so that the same job gives byte-identical output on any machine
     quality: Literal["fast", "balanced", "best"] = "balanced"
-    options: dict[str, object] = field(default_factory=dict)  # bgm, audio, voice_id, watermark...
+    # The finished soundtrack, float32 (samples, 2) at 48 kHz and `duration` long, or None for a
+    # silent video (no audio stream at all). Built before rendering, independently of the engine.
+    audio: np.ndarray | None = None
+    # Applied to every frame before encoding (the watermark), or None.
+    frame_filter: Callable[[np.ndarray], np.ndarray] | None = None
+    # MP4 container tags (provenance: machine-generated, engine, seed).
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def frame_count(self) -> int:

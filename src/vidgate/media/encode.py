@@ -9,6 +9,13 @@ in PyAV 18). Without mbtree, AVX-512 and AVX2 machines also produce the same byt
 without SSSE3, and other architectures, take x264 code paths that give different bytes (x264's
 SSE2-only path was measured to differ; ARM was not measured).
 
+An optional soundtrack (float32 PCM, 48 kHz stereo) is coded as AAC into the same file, interleaved
+with the video as it is written, and cut or padded with silence to the video's exact length (AAC
+adds its usual priming and padding, which the MP4 edit list hides). FFmpeg's AAC encoder gives the
+same bytes for the same samples (measured on x86-64 with AVX-512; other CPU families were not
+measured), so the file stays byte-identical. Container tags (`metadata`)
+are written as MP4 metadata; `use_metadata_tags` keeps our own keys, not only iTunes' few.
+
 A file only appears under its final name once it is complete: we write to a hidden temporary name in
 the same directory (so the rename stays on one filesystem) and `os.replace` it on success; on any
 error, or cancellation, the temporary file is deleted.
@@ -21,7 +28,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +38,8 @@ import av
 import numpy as np
 
 Quality = Literal["fast", "balanced", "best"]
+# Applied to every RGB frame just before encoding (e.g. the watermark); returns the frame to encode.
+FrameFilter = Callable[[np.ndarray], np.ndarray]
 
 # x264 preset and CRF per quality class. Without mbtree (see above) x264 spends more bits at a given
 # CRF, so balanced and best sit one step above the usual 20 and 18; fast keeps x264's default 23.
@@ -52,6 +61,12 @@ PARTIAL_SUFFIX = ".part"
 # small enough that memory stays bounded (8 x 1080p RGB is about 50 MB).
 PIPELINE_DEPTH = 8
 
+AUDIO_SAMPLE_RATE = 48_000
+AUDIO_CHANNELS = 2
+AAC_FRAME_SAMPLES = 1024
+AAC_BIT_RATE = 160_000
+_CODEC_FLAG_BITEXACT = 1 << 23  # AV_CODEC_FLAG_BITEXACT: the codec-level twin of the muxer's +bitexact
+
 
 class VideoEncoder:
     """Encode RGB frames to an H.264/yuv420p MP4 with the `moov` atom up front (`+faststart`).
@@ -68,6 +83,9 @@ class VideoEncoder:
         fps: int = 24,
         threads: int = 2,
         quality: Quality = "balanced",
+        audio: np.ndarray | None = None,
+        frame_filter: FrameFilter | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for yuv420p, got {width}x{height}")
@@ -77,10 +95,19 @@ class VideoEncoder:
             raise ValueError(f"threads must be pinned to a positive number, got {threads}")
         if quality not in X264_SETTINGS:
             raise ValueError(f"quality must be one of {sorted(X264_SETTINGS)}, got {quality!r}")
+        if audio is not None and (
+            audio.dtype != np.float32 or audio.ndim != 2 or audio.shape[1] != AUDIO_CHANNELS
+        ):
+            raise ValueError(f"audio must be float32 of shape (samples, 2), got {audio.dtype} {audio.shape}")
         self.path = Path(path)
         self.width = width
         self.height = height
+        self.fps = fps
         self.frames_written = 0
+        self.frame_filter = frame_filter
+        # Planar (channels, samples), the layout AAC's encoder takes.
+        self._audio = None if audio is None else np.ascontiguousarray(audio.T)
+        self._audio_written = 0
         self._temp_path = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
         self._closed = False
 
@@ -90,9 +117,10 @@ class VideoEncoder:
             str(self._temp_path),
             mode="w",
             format="mp4",
-            options={"movflags": "+faststart", "fflags": "+bitexact"},
+            options={"movflags": "+faststart+use_metadata_tags", "fflags": "+bitexact"},
         )
         try:
+            self._container.metadata.update(metadata or {})
             self._stream = self._container.add_stream("libx264", rate=Fraction(fps, 1))
             ctx = self._stream.codec_context
             ctx.width = width
@@ -108,6 +136,15 @@ class VideoEncoder:
             ctx.color_trc = 1  # AVCOL_TRC_BT709
             ctx.color_range = 1  # AVCOL_RANGE_MPEG
             self._stream.options = {"preset": preset, "crf": str(crf), "x264-params": X264_PARAMS}
+            self._audio_stream = None
+            if self._audio is not None:
+                self._audio_stream = self._container.add_stream(
+                    "aac", rate=AUDIO_SAMPLE_RATE, layout="stereo"
+                )
+                audio_ctx = self._audio_stream.codec_context
+                audio_ctx.bit_rate = AAC_BIT_RATE
+                audio_ctx.time_base = Fraction(1, AUDIO_SAMPLE_RATE)
+                audio_ctx.flags |= _CODEC_FLAG_BITEXACT
         except BaseException:
             self._discard()
             raise
@@ -127,9 +164,11 @@ class VideoEncoder:
             self.abort()
 
     def write(self, frame: np.ndarray) -> None:
-        """Encode one RGB uint8 frame of shape (height, width, 3)."""
+        """Encode one RGB uint8 frame of shape (height, width, 3), after the frame filter if any."""
         if self._closed:
             raise RuntimeError("encoder is closed")
+        if self.frame_filter is not None:
+            frame = self.frame_filter(frame)
         if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
             raise ValueError(
                 f"expected uint8 frame of shape {(self.height, self.width, 3)}, "
@@ -147,6 +186,29 @@ class VideoEncoder:
         yuv.pts = self.frames_written
         self._container.mux(self._stream.encode(yuv))
         self.frames_written += 1
+        # Keep the sound level with the picture so the muxer interleaves without buffering much.
+        self._write_audio_until(self._audio_samples_for(self.frames_written), final=False)
+
+    def _audio_samples_for(self, frames: int) -> int:
+        return frames * AUDIO_SAMPLE_RATE // self.fps
+
+    def _write_audio_until(self, end: int, final: bool) -> None:
+        """Encode the soundtrack up to sample `end`, in whole AAC frames unless `final`; past the end
+        of the given samples, silence."""
+        if self._audio is None or self._audio_stream is None:
+            return
+        while self._audio_written < end:
+            count = min(AAC_FRAME_SAMPLES, end - self._audio_written)
+            if count < AAC_FRAME_SAMPLES and not final:
+                return
+            chunk = self._audio[:, self._audio_written : self._audio_written + count]
+            if chunk.shape[1] < count:
+                chunk = np.pad(chunk, ((0, 0), (0, count - chunk.shape[1])))
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+            frame.sample_rate = AUDIO_SAMPLE_RATE
+            frame.pts = self._audio_written
+            self._container.mux(self._audio_stream.encode(frame))
+            self._audio_written += count
 
     def close(self) -> None:
         """Flush the encoder, finish the MP4 and move it to its final name."""
@@ -155,6 +217,9 @@ class VideoEncoder:
         try:
             if self.frames_written == 0:
                 raise ValueError("no frames were written; refusing to produce an empty video")
+            if self._audio_stream is not None:
+                self._write_audio_until(self._audio_samples_for(self.frames_written), final=True)
+                self._container.mux(self._audio_stream.encode(None))
             self._container.mux(self._stream.encode(None))
             self._container.close()
             self._closed = True
@@ -191,6 +256,9 @@ def encode_frames(
     fps: int = 24,
     threads: int = 2,
     quality: Quality = "balanced",
+    audio: np.ndarray | None = None,
+    frame_filter: FrameFilter | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> int:
     """Render and encode concurrently; return the number of frames written.
 
@@ -199,11 +267,24 @@ def encode_frames(
     frames are generated) run in the caller's thread, which matters for callers holding thread-bound
     resources such as SQLite connections. Both cv2 and PyAV release the GIL, so the two overlap.
 
+    `audio`, `frame_filter` and `metadata` are as for `VideoEncoder`; the filter runs in the encoder
+    thread, off the renderer's critical path.
+
     Any exception from the frames (including `RenderCancelled`) or from the encoder propagates,
     and no file is left behind.
     """
     pending: queue.Queue[object] = queue.Queue(maxsize=PIPELINE_DEPTH)
-    encoder = VideoEncoder(path, width, height, fps=fps, threads=threads, quality=quality)
+    encoder = VideoEncoder(
+        path,
+        width,
+        height,
+        fps=fps,
+        threads=threads,
+        quality=quality,
+        audio=audio,
+        frame_filter=frame_filter,
+        metadata=metadata,
+    )
     failure: list[BaseException] = []
     stop = threading.Event()  # set by the producer on failure: skip the frames still queued
 
