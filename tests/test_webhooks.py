@@ -1,0 +1,112 @@
+"""Webhooks: signed per Standard Webhooks (checked with the reference library), durable, retried."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from conftest import Api, Receiver
+from helpers import data_uri, make_image
+from vidgate import webhooks
+from vidgate.settings import new_webhook_secret
+from vidgate.webhooks import WebhookOutbox, WebhookSender
+from vidgate.worker.runner import Worker
+
+
+def submit_and_finish(api: Api, url: str) -> str:
+    body = {
+        "images": [data_uri(make_image())],
+        "prompt": "x",
+        "duration": 1,
+        "extra": {"webhook": {"url": url}},
+    }
+    task_id = api.submit(body).json()["task_id"]
+    assert Worker(api.services.settings, api.services.store, api.services.objects).run_once()
+    return task_id
+
+
+def sender(api: Api) -> WebhookSender:
+    secret = api.services.settings.resolved_webhook_secret()
+    return WebhookSender(api.services, secret, "http://vidgate.test")
+
+
+def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> None:
+    task_id = submit_and_finish(api, receiver.url)
+    with httpx.Client() as http:
+        assert sender(api).deliver_due(http) == 1
+        assert sender(api).deliver_due(http) == 0, "delivered means delivered once"
+    ((headers, body),) = receiver.received
+    verified = Webhook(api.services.settings.resolved_webhook_secret()).verify(body, headers)
+    assert verified["task"]["task_id"] == task_id and verified["task"]["status"] == "TASK_STATUS_SUCCEED"
+    assert verified["videos"][0]["video_url"].startswith("http://vidgate.test/v3/files/")
+    assert headers["webhook-id"] == f"msg_{task_id}" and headers["host"] == receiver.url.split("/")[2]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_webhook_secret()).verify(body, headers)
+
+
+def test_failures_are_retried_with_the_same_id_then_given_up(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "RETRY_DELAYS_S", (0, 0))
+    receiver.statuses = [500, 503, 500]
+    task_id = submit_and_finish(api, receiver.url)
+    outbox = WebhookOutbox(api.services.store.engine)
+    with httpx.Client() as http:
+        for _ in range(3):
+            assert sender(api).deliver_due(http) == 1
+        assert outbox.claim_due() == [], "after the last retry the delivery is failed, not retried"
+    ids = {headers["webhook-id"] for headers, _ in receiver.received}
+    assert ids == {f"msg_{task_id}"} and len(receiver.received) == 3
+
+
+def test_a_crashed_sender_leaves_the_delivery_to_another(api: Api, receiver: Receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    submit_and_finish(api, receiver.url)
+    outbox = WebhookOutbox(api.services.store.engine)
+    assert len(outbox.claim_due()) == 1  # this sender "crashes" holding the lease
+    assert outbox.claim_due() == []
+    monkeypatch.setattr(webhooks, "SEND_LEASE_MS", 0)
+    monkeypatch.setattr(webhooks, "now_ms", lambda: 2**62)  # long after the lease ran out
+    assert len(outbox.claim_due()) == 1
+
+
+def test_tasks_without_a_webhook_send_nothing(api: Api, receiver: Receiver) -> None:
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    Worker(api.services.settings, api.services.store, api.services.objects).run_once()
+    with httpx.Client() as http:
+        assert sender(api).deliver_due(http) == 0
+    assert receiver.received == [] and task_id
+
+
+def test_cancelled_and_failed_tasks_are_delivered_too(api: Api, receiver: Receiver) -> None:
+    body = {"images": [data_uri(make_image())], "prompt": "x", "extra": {"webhook": {"url": receiver.url}}}
+    task_id = api.submit(body).json()["task_id"]
+    api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
+    with httpx.Client() as http:
+        assert sender(api).deliver_due(http) == 1
+    document = json.loads(receiver.received[0][1])
+    assert document["task"]["status"] == "TASK_STATUS_FAILED" and document["task"]["reason"] == "CANCELED"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/hook", "not a url", "http://10.0.0.1/hook", "http://[::1]/x"]
+)
+def test_bad_webhook_urls_are_refused_at_submit(api: Api, url: str) -> None:
+    api.services.settings.allow_private_urls = False
+    body = {"images": [data_uri(make_image())], "prompt": "x", "extra": {"webhook": {"url": url}}}
+    response = api.submit(body)
+    assert response.status_code == 400 and response.json()["reason"] == "INVALID_REQUEST_BODY"
+    assert response.json()["metadata"]["field"] == "extra.webhook.url"
+
+
+def test_signature_matches_the_reference_implementation() -> None:
+    from datetime import datetime
+
+    secret = new_webhook_secret()
+    body = b'{"task": {"task_id": "t"}}'
+    ours = webhooks.sign(secret, "msg_1", 1_700_000_000, body)
+    theirs = Webhook(secret).sign("msg_1", datetime.fromtimestamp(1_700_000_000, tz=UTC), body.decode())
+    assert ours == theirs
