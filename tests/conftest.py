@@ -95,6 +95,7 @@ class ImageServer:
     base_url: str
     routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    host_headers: list[str] = field(default_factory=list)  # as each request sent it
 
     def add(self, path: str, body: bytes, content_type: str = "image/png", status: int = 200) -> str:
         self.routes[path] = (status, content_type, body)
@@ -108,6 +109,7 @@ def image_server() -> Iterator[ImageServer]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
+            server_state.host_headers.append(self.headers.get("Host", ""))
             status, content_type, body = server_state.routes.get(self.path, (404, "text/plain", b"nope"))
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -125,3 +127,35 @@ def image_server() -> Iterator[ImageServer]:
     yield server_state
     httpd.shutdown()
     httpd.server_close()
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records webhook deliveries and answers with `statuses`."""
+
+    url: str
+    statuses: list[int] = field(default_factory=list)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state: Receiver
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(state.statuses.pop(0) if state.statuses else 204)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks/vidgate")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -82,3 +82,26 @@ def test_generate_refuses_bad_input_with_a_clear_message(cli_env: Path, tmp_path
     )
     assert code == 2 and "resolution" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_keys_create_with_limits_and_defaults(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run(
+        "keys", "create", "--name", "metered", "--rate", "60/min", "--concurrency", "4", "--daily", "500"
+    )
+    assert code == 0, err
+    monkeypatch.setenv("VIDGATE_KEY_DEFAULT_CONCURRENCY", "2")
+    assert run("keys", "create", "--name", "defaulted")[0] == 0
+    assert run("keys", "create", "--name", "free", "--concurrency", "unlimited")[0] == 0
+    listing = run("keys", "list")[1]
+    assert "name=metered  tenant=metered  rate=60/min concurrency=4 daily=500  active" in listing
+    assert "name=defaulted  tenant=defaulted  rate=unlimited concurrency=2 daily=unlimited" in listing
+    assert "name=free  tenant=free  rate=unlimited concurrency=unlimited daily=unlimited" in listing
+
+
+@pytest.mark.parametrize(
+    "option", [["--rate", "60"], ["--rate", "5/fortnight"], ["--daily", "-1"], ["--concurrency", "x"]]
+)
+def test_keys_create_refuses_bad_limits(cli_env: Path, option: list[str]) -> None:
+    code, out, err = run("keys", "create", "--name", "bad", *option)
+    assert code == 2 and "error:" in err and out == ""
+    assert "name=bad" not in run("keys", "list")[1]

@@ -11,6 +11,7 @@ from vidgate.api.observe import install_metrics
 from vidgate.api.observe import router as observe_router
 from vidgate.api.routes import router
 from vidgate.api.service import Services
+from vidgate.inputs.fetch import log_private_urls_allowed
 from vidgate.settings import Settings
 from vidgate.storage import open_store
 from vidgate.store.db import migrate, open_engine
@@ -31,6 +32,7 @@ def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     services = services or build_services(settings or Settings())
     settings = services.settings
+    log_private_urls_allowed(settings)
     app = FastAPI(
         title="vidgate",
         version=__version__,

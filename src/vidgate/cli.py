@@ -8,13 +8,15 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
+    from vidgate.api.schemas import SubmitRequest
+    from vidgate.media.audio.soundtrack import Soundtrack
     from vidgate.store.sql import SqlTaskStore
 
 app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
@@ -72,18 +74,43 @@ def worker() -> None:
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
     tenant: Annotated[str | None, typer.Option(help="Tenant the key acts for (default: the name).")] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="Submits per period: N/s, N/min, N/hour, N/day or 'unlimited'.")
+    ] = None,
+    concurrency: Annotated[
+        str | None, typer.Option(help="Tasks queued or processing at once (0 or 'unlimited': none).")
+    ] = None,
+    daily: Annotated[str | None, typer.Option(help="Tasks per UTC day (0 or 'unlimited': none).")] = None,
 ) -> None:
-    """Create a key; prints only the key (shown once, stored hashed)."""
-    _record, secret = _store(Settings()).create_key(name, tenant)
+    """Create a key; prints only the key (shown once, stored hashed). Limits left out take the
+    VIDGATE_KEY_DEFAULT_* settings (unlimited unless set)."""
+    from vidgate.tasks.limits import KeyLimits, parse_count, parse_rate
+
+    settings = Settings()
+    try:
+        per, period = parse_rate(rate if rate is not None else settings.key_default_rate)
+        limits = KeyLimits(
+            rate=per,
+            rate_period_s=period,
+            concurrency=parse_count(
+                concurrency if concurrency is not None else settings.key_default_concurrency, "concurrency"
+            ),
+            daily=parse_count(daily if daily is not None else settings.key_default_daily, "daily"),
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _record, secret = _store(settings).create_key(name, tenant, limits)
     typer.echo(secret)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (prefix, name, tenant, state); never the keys themselves."""
+    """List keys (prefix, name, tenant, limits, state); never the keys themselves."""
     for key in _store(Settings()).list_keys():
         state = "revoked" if key.revoked_ms else "active"
-        typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {state}")
+        limits = key.limits.describe()
+        typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {limits}  {state}")
 
 
 @keys_app.command("revoke")
@@ -95,6 +122,12 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix, as `k
     typer.echo("revoked")
 
 
+@app.command("webhook-secret")
+def webhook_secret() -> None:
+    """Print the secret that signs webhooks (Standard Webhooks `whsec_...`), for your receiver."""
+    typer.echo(Settings().resolved_webhook_secret())
+
+
 @app.command()
 def generate(
     images: Annotated[list[Path], typer.Argument(help="Input images (PNG, JPEG, WebP).", exists=True)],
@@ -104,6 +137,14 @@ def generate(
     resolution: Annotated[str, typer.Option(help="540p, 720p or 1080p")] = "720p",
     movement_amplitude: Annotated[str, typer.Option(help="auto, small, medium, high")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Same seed => same video.")] = None,
+    bgm: Annotated[bool, typer.Option("--bgm", help="Add background music.")] = False,
+    audio: Annotated[bool, typer.Option("--audio", help="Add ambience and speak quoted text.")] = False,
+    voice_id: Annotated[str | None, typer.Option(help="Voice of the speech (see GET /v3/voices).")] = None,
+    watermark: Annotated[bool, typer.Option("--watermark", help="Add the visible watermark.")] = False,
+    quality: Annotated[
+        Literal["fast", "balanced", "best"] | None,
+        typer.Option(help="x264 preset/CRF and resampling; default VIDGATE_QUALITY (balanced)."),
+    ] = None,
 ) -> None:
     """Render locally with no server, through the same engine path as the worker."""
     from vidgate.api.schemas import SubmitRequest
@@ -111,6 +152,7 @@ def generate(
     from vidgate.engines.base import RenderJob
     from vidgate.errors import VidgateError
     from vidgate.inputs.images import decode_png, normalise
+    from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
 
     settings = Settings()
     try:
@@ -121,6 +163,10 @@ def generate(
             resolution=resolution,
             movement_amplitude=movement_amplitude,
             seed=seed,
+            bgm=bgm,
+            audio=audio,
+            voice_id=voice_id,
+            watermark=watermark,
         )
         arrays = [
             decode_png(normalise(p.read_bytes(), i, settings.max_image_bytes, settings.max_image_pixels))
@@ -134,6 +180,8 @@ def generate(
         raise typer.Exit(2) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    soundtrack = _soundtrack(request, used_seed, settings)
+    engine = get_engine(settings.engine)
     job = RenderJob(
         images=arrays,
         prompt=request.prompt,
@@ -143,9 +191,12 @@ def generate(
         seed=used_seed,
         output_path=output,
         encoder_threads=settings.encoder_threads,
-        quality=settings.quality,
+        quality=quality or settings.quality,
+        audio=soundtrack.samples if soundtrack else None,
+        frame_filter=Watermark(WatermarkStyle.from_settings(settings)) if request.watermark else None,
+        metadata=provenance_tags(engine.name, used_seed),
     )
-    result = get_engine(settings.engine).render(job, lambda _f: None, lambda: False)
+    result = engine.render(job, lambda _f: None, lambda: False)
     typer.echo(
         json.dumps(
             {
@@ -154,10 +205,33 @@ def generate(
                 "width": result.width,
                 "height": result.height,
                 "frames": result.frames,
+                **(soundtrack.info if soundtrack else {}),
                 **result.info,
             }
         )
     )
+
+
+def _soundtrack(request: SubmitRequest, seed: int, settings: Settings) -> Soundtrack | None:
+    """The same soundtrack a worker would make, or exit 2 with the reason submit would give."""
+    from vidgate.media.audio.mix import SpeechDoesNotFit
+    from vidgate.media.audio.soundtrack import SoundOptions, build_soundtrack
+    from vidgate.media.audio.voices import UnknownVoice
+
+    try:
+        return build_soundtrack(
+            request.prompt,
+            request.duration,
+            seed,
+            len(request.images),
+            bgm=request.bgm,
+            audio=request.audio,
+            voice_id=request.voice_id,
+            options=SoundOptions.from_settings(settings),
+        )
+    except (SpeechDoesNotFit, UnknownVoice) as exc:
+        typer.echo(f"error: INVALID_REQUEST_BODY: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _ensure_dev_key(settings: Settings, store: SqlTaskStore) -> str:

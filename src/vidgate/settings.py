@@ -6,16 +6,21 @@ reads the environment. docs/configuration.md documents every field; keep the two
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vidgate.media.audio.voices import BY_ID as VOICES_BY_ID
+from vidgate.media.audio.voices import DEFAULT_VOICE_ID
+from vidgate.tasks.limits import parse_rate
 from vidgate.tasks.offpeak import parse_window
 
 
@@ -38,6 +43,9 @@ class Settings(BaseSettings):
     # so that every process sharing the data folder signs alike. Set it when API processes do not.
     signing_secret: str = ""
     video_url_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    # Standard Webhooks secret (`whsec_<base64>`) signing webhook deliveries. Empty = generated once
+    # and kept in `<data_dir>/webhook-secret`; `vidgate webhook-secret` prints it.
+    webhook_secret: str = Field("", pattern=r"^(whsec_[A-Za-z0-9+/]+={0,2})?$")
 
     # Embedded worker processes started by `vidgate serve` (0 = API only).
     workers: int = Field(1, ge=0, le=64)
@@ -62,14 +70,53 @@ class Settings(BaseSettings):
     # Allow image URLs that resolve to loopback/private addresses (local use and tests only).
     allow_private_urls: bool = False
 
+    # Limits a new API key gets unless `vidgate keys create` says otherwise (unlimited / 0 = none).
+    key_default_rate: str = "unlimited"
+    key_default_concurrency: int = Field(0, ge=0)
+    key_default_daily: int = Field(0, ge=0)
+
     # Encoding: pinned x264 threads keep output byte-identical across machines.
     encoder_threads: int = Field(2, ge=1, le=16)
     quality: Literal["fast", "balanced", "best"] = "balanced"
+
+    # Sound (`bgm`, `audio`, `voice_id`); docs/audio.md.
+    # Voice for speech when a request names none, or an id with no language or gender words.
+    default_voice: str = DEFAULT_VOICE_ID
+    # Refuse a voice_id that is not a catalogue id (400) instead of mapping it to the closest voice.
+    strict_voices: bool = False
+    # Speech that does not fit the video may be spoken up to this much faster; beyond, a 400.
+    max_speech_speed: float = Field(1.5, ge=1.0, le=2.0)
+
+    # The visible mark of `watermark: true`.
+    watermark_text: str = Field("AI generated", max_length=80)
+    watermark_position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
+    # An image (PNG with transparency) drawn in place of the built-in glyph.
+    watermark_image: Path | None = None
+    watermark_opacity: float = Field(0.7, gt=0, le=1)
 
     @field_validator("off_peak_window")
     @classmethod
     def _valid_window(cls, value: str) -> str:
         parse_window(value)
+        return value.strip()
+
+    @field_validator("default_voice")
+    @classmethod
+    def _catalogue_voice(cls, value: str) -> str:
+        if value not in VOICES_BY_ID:
+            raise ValueError(f"must be a catalogue voice id (GET /v3/voices), e.g. {DEFAULT_VOICE_ID!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _watermark_has_content(self) -> Settings:
+        if not self.watermark_text and self.watermark_image is None:
+            raise ValueError("watermark_text may be empty only when watermark_image is set")
+        return self
+
+    @field_validator("key_default_rate")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        parse_rate(value)
         return value.strip()
 
     def resolved_database_url(self) -> str:
@@ -79,13 +126,24 @@ class Settings(BaseSettings):
         return self.storage_dir or self.data_dir / "objects"
 
     def resolved_signing_secret(self) -> str:
-        if self.signing_secret:
-            return self.signing_secret
-        path = self.data_dir / "signing-secret"
+        return self.signing_secret or self._kept_secret("signing-secret", lambda: secrets.token_hex(32))
+
+    def resolved_webhook_secret(self) -> str:
+        return self.webhook_secret or self._kept_secret("webhook-secret", new_webhook_secret)
+
+    def _kept_secret(self, name: str, make: Callable[[], str]) -> str:
+        """A secret generated once and kept in the data folder, so that every process sharing the
+        folder uses the same one."""
+        path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            _write_private(path, secrets.token_hex(32))
+            _write_private(path, make())
         return path.read_text().strip()
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _write_private(path: Path, text: str) -> None:

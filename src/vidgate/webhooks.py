@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy import Engine, and_, or_, select, update
 
 from vidgate.api.service import Services
-from vidgate.store.sql import now_ms
+from vidgate.store.clock import now_ms
 from vidgate.store.tables import tasks
 from vidgate.tasks.model import TaskStatus
 

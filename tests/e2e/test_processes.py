@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import POSTGRES_URL, ImageServer, _postgres_engine
+from conftest import POSTGRES_URL, ImageServer, Receiver, _postgres_engine
 from helpers import data_uri, make_image, moov_before_mdat, probe
 from vidgate.client import Client
 
@@ -200,6 +200,26 @@ def test_same_request_same_seed_gives_byte_identical_video(server: Server, tmp_p
         video = server.download(document, tmp_path / f"same-{attempt}.mp4")
         digests.add(hashlib.sha256(video.read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_the_webhook_arrives_signed_when_the_task_ends(server: Server, receiver: Receiver) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    body = {
+        "images": [data_uri(make_image())],
+        "prompt": "x",
+        "duration": 1,
+        "extra": {"webhook": {"url": receiver.url}},
+    }
+    task_id = server.submit(body)
+    server.wait(task_id)
+    deadline = time.monotonic() + 10
+    while not receiver.received:
+        assert time.monotonic() < deadline, "no webhook arrived"
+        time.sleep(0.05)
+    secret = vidgate("webhook-secret", env=server.env).stdout.strip()
+    ((headers, payload),) = receiver.received
+    assert Webhook(secret).verify(payload, headers)["task"]["task_id"] == task_id
 
 
 def test_task_events_stream_progress_until_done(server: Server) -> None:

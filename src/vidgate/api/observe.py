@@ -14,11 +14,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
-from vidgate.api.routes import Key, services
+from vidgate.api.routes import ERROR_RESPONSES, Key, services
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 EVENT_POLL_S = 0.25
 KEEPALIVE_S = 15.0
 

@@ -12,16 +12,24 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 
 from vidgate.api.auth import require_key
-from vidgate.api.schemas import ErrorEnvelope, SubmitRequest, SubmitResponse, TaskList, TaskResult
-from vidgate.api.service import Services
+from vidgate.api.schemas import (
+    ErrorEnvelope,
+    SubmitRequest,
+    SubmitResponse,
+    TaskList,
+    TaskResult,
+    VoiceList,
+)
+from vidgate.api.service import Services, is_task_id
 from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
 from vidgate.storage.signing import verify
 from vidgate.tasks.model import ApiKey, TaskStatus
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 429, 500)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 413, 429, 500)
 }
 router = APIRouter(responses=ERROR_RESPONSES)
+STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
 Key = Annotated[ApiKey, Depends(require_key)]
 
 
@@ -29,8 +37,28 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
+def _task_links(*operations: str) -> dict[str, object]:
+    """OpenAPI links from a submit's task_id to the operations that take it (clients and
+    schemathesis' stateful tests follow them)."""
+    return {
+        name: {"operationRef": ref, "parameters": {"task_id": "$response.body#/task_id"}}
+        for name, ref in zip(("GetTaskResult", "CancelTask", "TaskEvents"), operations, strict=True)
+    }
+
+
 @router.post(
-    "/v3/async/vidu-q2-pro-img2video", response_model=SubmitResponse, response_model_exclude_none=True
+    "/v3/async/vidu-q2-pro-img2video",
+    response_model=SubmitResponse,
+    response_model_exclude_none=True,
+    responses={
+        200: {
+            "links": _task_links(
+                "#/paths/~1v3~1async~1task-result/get",
+                "#/paths/~1v3~1async~1task-cancel/post",
+                "#/paths/~1v3~1async~1task-events/get",
+            )
+        }
+    },
 )
 def submit(
     body: SubmitRequest,
@@ -38,7 +66,7 @@ def submit(
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmitResponse:
-    task = services(request).submit(key.tenant_id, body, idempotency_key)
+    task = services(request).submit(key.tenant_id, body, idempotency_key, key=key)
     return SubmitResponse(task_id=task.id)
 
 
@@ -58,7 +86,13 @@ def task_cancel(request: Request, key: Key, task_id: Annotated[str, Query(max_le
 def list_tasks(
     request: Request,
     key: Key,
-    status: Annotated[str | None, Query(description="e.g. TASK_STATUS_QUEUED")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="Only tasks in this status; the `TASK_STATUS_` prefix is optional",
+            json_schema_extra={"enum": STATUS_FILTERS},
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> TaskList:
@@ -74,13 +108,19 @@ def list_tasks(
     after = None
     if cursor is not None:
         created, _, task_id = cursor.partition("_")
-        if not created.isdigit() or not task_id:
+        if not created.isdigit() or not is_task_id(task_id):
             raise InvalidRequestBody("Field 'cursor': not a cursor this server issued.", {"field": "cursor"})
         after = (int(created), task_id)
     tasks = svc.store.list_tasks(key.tenant_id, status=wanted, limit=limit, after=after)
     base = str(request.base_url)
     next_cursor = f"{tasks[-1].created_ms}_{tasks[-1].id}" if len(tasks) == limit else None
     return TaskList(tasks=[svc.result_document(t, base) for t in tasks], next_cursor=next_cursor)
+
+
+@router.get("/v3/voices", response_model=VoiceList)
+def voices(request: Request) -> VoiceList:
+    """The voice catalogue (vidgate extension). Public, like the docs: it names no tenant's data."""
+    return services(request).voice_catalogue()
 
 
 @router.get("/v3/files/{key:path}", include_in_schema=False)

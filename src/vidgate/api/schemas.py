@@ -26,11 +26,23 @@ class SubmitExtra(BaseModel):
     webhook: WebhookSpec | None = None
 
 
+# A 32x18 PNG: the documented example is a request that works ("Try it out", schemathesis' examples).
+EXAMPLE_IMAGE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAASCAIAAAC1qksFAAAAJElEQVR42mOM6jnBQEvAxEBjMGrBqA"
+    "WjFoxaMGrBqAUMDAwMAPMtAdJz9egKAAAAAElFTkSuQmCC"
+)
+
+
 class SubmitRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{"images": [EXAMPLE_IMAGE], "prompt": "slow zoom in", "duration": 1}]
+        },
+    )
 
     images: list[StrictStr] = Field(min_length=1, description="http(s) URLs or data:image/...;base64, URIs")
-    prompt: StrictStr = Field(description=f"1..{MAX_PROMPT_CHARS} characters after trimming")
+    prompt: StrictStr = Field(min_length=1, description=f"1..{MAX_PROMPT_CHARS} characters after trimming")
     duration: StrictInt = Field(5, ge=1, le=10, description="seconds")
     resolution: Literal["540p", "720p", "1080p"] = "720p"
     movement_amplitude: Literal["auto", "small", "medium", "high", "large"] = "auto"
@@ -113,6 +125,23 @@ class TaskResult(BaseModel):
 class TaskList(BaseModel):
     tasks: list[TaskResult]
     next_cursor: str | None = None
+
+
+class VoiceInfo(BaseModel):
+    voice_id: str = Field(description="use as `voice_id` on submit")
+    language: str = Field(description="BCP 47 tag, e.g. en-US")
+    language_name: str
+    gender: Literal["female", "male"]
+    age: Literal["young", "adult", "senior"]
+    description: str
+
+
+class VoiceList(BaseModel):
+    """`GET /v3/voices` (vidgate extension): the voices `audio: true` can speak with."""
+
+    voices: list[VoiceInfo]
+    default_voice_id: str
+    strict: bool = Field(description="true: a voice_id outside this list is a 400, not mapped to the closest")
 
 
 class ErrorEnvelope(BaseModel):

@@ -6,7 +6,8 @@ import hashlib
 import json
 import math
 import secrets
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from vidgate.api.schemas import (
@@ -16,15 +17,18 @@ from vidgate.api.schemas import (
     TaskInfo,
     TaskResult,
     Video,
+    VoiceInfo,
+    VoiceList,
 )
-from vidgate.errors import InvalidRequestBody, TaskNotFound
-from vidgate.inputs.fetch import check_url
+from vidgate.errors import InvalidImageUrl, InvalidRequestBody, TaskNotFound
+from vidgate.inputs.fetch import ImageFetcher
 from vidgate.inputs.images import decode_data_uri, is_data_uri, normalise, store_image
+from vidgate.media.audio.voices import CATALOGUE
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.storage.signing import signed_query
 from vidgate.store.sql import SqlTaskStore
-from vidgate.tasks.model import TASK_TYPE, Task, TaskParams, TaskStatus
+from vidgate.tasks.model import TASK_TYPE, ApiKey, Task, TaskParams, TaskStatus
 
 RESERVED_EXTRA_KEYS = frozenset(ResultExtra.model_fields)
 # Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
@@ -37,13 +41,32 @@ class Services:
     store: SqlTaskStore
     objects: ObjectStore
     signing_secret: str
+    fetcher: ImageFetcher = field(default=None)  # type: ignore[assignment]  # set in __post_init__
 
-    def submit(self, tenant_id: str, request: SubmitRequest, idempotency_key: str | None = None) -> Task:
+    def __post_init__(self) -> None:
+        if self.fetcher is None:
+            self.fetcher = ImageFetcher(self.settings)
+
+    def submit(
+        self,
+        tenant_id: str,
+        request: SubmitRequest,
+        idempotency_key: str | None = None,
+        *,
+        key: ApiKey | None = None,
+    ) -> Task:
+        """With `key`, the task counts against that key's limits (429 when they are used up)."""
         if len(request.images) > self.settings.max_images:
             raise InvalidRequestBody(
                 f"Field 'images': at most {self.settings.max_images} images per task.",
                 {"field": "images", "limit": self.settings.max_images},
             )
+        if key is not None and key.limits.any and idempotency_key is None:
+            self.store.check_quota(key)  # before decoding images: over its limit, a client costs little
+        if request.audio:
+            self._check_speech(request)
+        if request.extra and request.extra.webhook:
+            self.check_webhook_url(request.extra.webhook.url)
         request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         refs = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
         params = TaskParams(
@@ -66,8 +89,48 @@ class Services:
             max_attempts=self.settings.max_attempts,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            key=key,
         )
         return task
+
+    def check_webhook_url(self, url: str) -> None:
+        """The same rules as image URLs: http(s), and only to public addresses unless allowed."""
+        try:
+            self.fetcher.check(url, 0)
+        except InvalidImageUrl as exc:
+            why = exc.message.removeprefix("images[0]: ").rstrip(".")
+            raise InvalidRequestBody(
+                f"Field 'extra.webhook.url': {why}.", {"field": "extra.webhook.url"}
+            ) from None
+
+    def _check_speech(self, request: SubmitRequest) -> None:
+        """Speech that cannot fit the video, or (strict mode) an unknown voice, is a 400 now rather
+        than a failed task later. The worker runs the same deterministic code, so what passes here
+        fits there."""
+        # Imported here: numpy, scipy and eSpeak are paid for by requests with audio only.
+        from vidgate.media.audio.mix import SpeechDoesNotFit
+        from vidgate.media.audio.soundtrack import SoundOptions, check_speech
+        from vidgate.media.audio.voices import UnknownVoice
+
+        options = SoundOptions.from_settings(self.settings)
+        try:
+            check_speech(request.prompt, request.duration, len(request.images), request.voice_id, options)
+        except UnknownVoice as exc:
+            raise InvalidRequestBody(
+                f"Field 'voice_id': {exc.voice_id!r} is not a voice of this server; "
+                "GET /v3/voices lists the catalogue.",
+                {"field": "voice_id", "voices": "/v3/voices"},
+            ) from None
+        except SpeechDoesNotFit as exc:
+            raise InvalidRequestBody(
+                f"Field 'prompt': {exc}.",
+                {
+                    "field": "prompt",
+                    "speech_seconds": round(exc.needed_s, 2),
+                    "available_seconds": round(exc.available_s, 2),
+                    "max_speech_speed": exc.max_speed,
+                },
+            ) from None
 
     def _accept_image(self, ref: str, index: int) -> str:
         """Data URIs are checked and stored now (a bad one is a 400). URLs are checked now for what
@@ -77,17 +140,34 @@ class Services:
             data = decode_data_uri(ref, index)
             png = normalise(data, index, self.settings.max_image_bytes, self.settings.max_image_pixels)
             return store_image(self.objects, png)
-        check_url(ref, index, self.settings.allow_private_urls)
+        self.fetcher.check(ref, index)
         return ref
 
+    def voice_catalogue(self) -> VoiceList:
+        return VoiceList(
+            voices=[
+                VoiceInfo(
+                    voice_id=v.id,
+                    language=v.language,
+                    language_name=v.language_name,
+                    gender=v.gender,
+                    age=v.age,
+                    description=v.description,
+                )
+                for v in CATALOGUE
+            ],
+            default_voice_id=self.settings.default_voice,
+            strict=self.settings.strict_voices,
+        )
+
     def get(self, task_id: str, tenant_id: str) -> Task:
-        task = self.store.get_task(task_id, tenant_id)
+        task = self.store.get_task(task_id, tenant_id) if is_task_id(task_id) else None
         if task is None:
             raise TaskNotFound(f"No task with id {task_id!r}.")
         return task
 
     def cancel(self, task_id: str, tenant_id: str) -> Task:
-        task = self.store.request_cancel(task_id, tenant_id)
+        task = self.store.request_cancel(task_id, tenant_id) if is_task_id(task_id) else None
         if task is None:
             raise TaskNotFound(f"No task with id {task_id!r}.")
         return task
@@ -132,3 +212,12 @@ class Services:
 
 def estimate_render_seconds(params: TaskParams) -> float:
     return params.duration * 24 * SECONDS_PER_FRAME.get(params.short_side, 0.03)
+
+
+def is_task_id(text: str) -> bool:
+    """Task ids are UUIDs; anything else is unknown without asking the database (which may refuse
+    a NUL or an odd encoding with an error instead of no row)."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

@@ -8,35 +8,28 @@ claimed the task, the old worker's writes match no row and it learns it lost the
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import contextlib
 import json
-import secrets
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
-from vidgate.store.tables import api_keys, tasks
+from vidgate.store.clock import now_ms
+from vidgate.store.keys import KeyStore
+from vidgate.store.quotas import admit
+from vidgate.store.tables import tasks
 from vidgate.store.wakeup import CHANNEL
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 from vidgate.tasks.offpeak import OFF_PEAK_EXPIRED
 
-KEY_PREFIX = "vg_"
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def hash_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,14 +60,21 @@ def _task(row: Any) -> Task:
     )
 
 
-def _key(row: Any) -> ApiKey:
-    return ApiKey(row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms)
-
-
-class SqlTaskStore:
+class SqlTaskStore(KeyStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
+        # SQLite allows one writer at a time, and a writer that finds the lock taken sleeps in
+        # SQLite's busy handler (1 ms growing to 100 ms). Threads of one process queue on this lock
+        # instead, which hands over at once; other processes still meet the busy timeout.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if self._skip_locked else threading.Lock()
+        )
+
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     # ---- submit and read -------------------------------------------------------------------
 
@@ -86,9 +86,20 @@ class SqlTaskStore:
         max_attempts: int,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        key: ApiKey | None = None,
     ) -> tuple[Task, bool]:
         """Insert a QUEUED task; returns (task, created). With an idempotency key already used by this
-        tenant for the same request, returns the existing task and created=False."""
+        tenant for the same request, returns the existing task and created=False. With `key`, the task
+        counts against that key's limits (RateLimitExceeded when they are used up)."""
+        if key is not None and key.limits.any and idempotency_key is not None:
+            # A replay of a request already accepted costs no quota, and is never refused for it.
+            existing = self._by_idempotency_key(tenant_id, idempotency_key)
+            if (
+                existing
+                and existing[1] == request_hash
+                and existing[0].created_ms > now_ms() - IDEMPOTENCY_WINDOW_MS
+            ):
+                return existing[0], False
         row = {
             "id": str(uuid.uuid4()),
             "tenant_id": tenant_id,
@@ -99,14 +110,16 @@ class SqlTaskStore:
             "idempotency_key": idempotency_key,
             "request_hash": request_hash,
             "created_ms": now_ms(),
+            "key_id": key.id if key else None,
+            "webhook_url": (params.extra.get("webhook") or {}).get("url"),
         }
         try:
-            return self._insert(row), True
+            return self._insert(row, key), True
         except IntegrityError:
             if idempotency_key is None:
                 raise
         if self._expire_idempotency_key(tenant_id, idempotency_key):
-            return self._insert(row), True
+            return self._insert(row, key), True
         existing = self._by_idempotency_key(tenant_id, idempotency_key)
         if existing is None or existing[1] != request_hash:
             raise IdempotencyKeyReused(
@@ -114,8 +127,15 @@ class SqlTaskStore:
             ) from None
         return existing[0], False
 
-    def _insert(self, row: dict[str, Any]) -> Task:
-        with self.engine.begin() as conn:
+    def check_quota(self, key: ApiKey) -> None:
+        """RateLimitExceeded if `key` is over a limit now; takes nothing (see quotas.admit)."""
+        with self.engine.connect() as conn:
+            admit(conn, key, dry_run=True)
+
+    def _insert(self, row: dict[str, Any], key: ApiKey | None = None) -> Task:
+        with self._write_transaction() as conn:
+            if key is not None and key.limits.any:
+                admit(conn, key)  # first: it locks the key's row (see store/quotas.py)
             created = _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
             self._announce(conn)
         return created
@@ -186,7 +206,7 @@ class SqlTaskStore:
     def request_cancel(self, task_id: str, tenant_id: str) -> Task | None:
         """A queued task ends at once; a running one is flagged and its worker stops at the next check."""
         now = now_ms()
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
@@ -246,7 +266,7 @@ class SqlTaskStore:
             )
             .returning(*tasks.c)
         )
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             row = conn.execute(statement).one_or_none()
         return _task(row) if row else None
 
@@ -258,7 +278,7 @@ class SqlTaskStore:
         )
 
     def _write(self, statement: Any) -> bool:
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             return conn.execute(statement).rowcount == 1
 
     def renew_lease(self, task_id: str, attempt: int, lease_seconds: float) -> LeaseState:
@@ -312,7 +332,7 @@ class SqlTaskStore:
             lease_owner=None,
             lease_until=None,
         )
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             released = conn.execute(statement).rowcount == 1
             self._announce(conn)
         return released
@@ -341,7 +361,7 @@ class SqlTaskStore:
                 completed_ms=int(now * 1000),
             )
         )
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             return expired + conn.execute(statement).rowcount
 
     def _expire_off_peak(self, now: float, deadline_s: float) -> int:
@@ -365,7 +385,7 @@ class SqlTaskStore:
                 completed_ms=int(now * 1000),
             )
         )
-        with self.engine.begin() as conn:
+        with self._write_transaction() as conn:
             return conn.execute(statement).rowcount
 
     def count_by_status(self) -> dict[TaskStatus, int]:
@@ -377,40 +397,3 @@ class SqlTaskStore:
         query = select(tasks.c.id).where(tasks.c.status == TaskStatus.QUEUED.value).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
-
-    # ---- API keys -------------------------------------------------------------------------
-
-    def create_key(self, name: str, tenant_id: str | None = None) -> tuple[ApiKey, str]:
-        """Returns the key record and the secret, which is shown once and stored only as a hash."""
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = ApiKey(str(uuid.uuid4()), tenant_id or name, name, secret[:10], now_ms(), None)
-        with self.engine.begin() as conn:
-            conn.execute(insert(api_keys).values(key.__dict__ | {"key_hash": hash_key(secret)}))
-        return key, secret
-
-    def authenticate(self, secret: str) -> ApiKey | None:
-        digest = hash_key(secret)
-        with self.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).one_or_none()
-        # The lookup is by a hash of a 256-bit secret; the constant-time compare keeps it that way.
-        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_ms is not None:
-            return None
-        return _key(row)
-
-    def list_keys(self) -> Sequence[ApiKey]:
-        with self.engine.connect() as conn:
-            return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
-
-    def revoke_key(self, key_id_or_prefix: str) -> bool:
-        """Revoke the one active key with this id or prefix; False when none or several match."""
-        matches = (
-            select(api_keys.c.id)
-            .where(or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix))
-            .where(api_keys.c.revoked_ms.is_(None))
-        )
-        with self.engine.begin() as conn:
-            ids = list(conn.execute(matches).scalars())
-            if len(ids) != 1:
-                return False
-            conn.execute(update(api_keys).where(api_keys.c.id == ids[0]).values(revoked_ms=now_ms()))
-        return True

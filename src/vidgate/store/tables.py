@@ -42,9 +42,18 @@ tasks = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("started_ms", BigInteger),
     Column("completed_ms", BigInteger),
+    Column("key_id", String(36)),  # the API key it was submitted with (its quotas count it)
     Index("ix_tasks_claim", "status", "priority", "created_ms"),
     Index("ix_tasks_tenant_created", "tenant_id", "created_ms"),
     Index("ix_tasks_idempotency", "tenant_id", "idempotency_key", unique=True),
+    Index("ix_tasks_key_status", "key_id", "status"),
+    Index("ix_tasks_key_created", "key_id", "created_ms"),
+    # Webhook delivery (migration 0003): the task row is the outbox; see vidgate/webhooks.py.
+    Column("webhook_url", Text),
+    Column("webhook_state", String(16)),  # NULL (not yet), sending, retry, delivered, failed
+    Column("webhook_attempts", Integer, nullable=False, server_default="0"),
+    Column("webhook_next_ms", BigInteger),  # retry time, or the sender's lease while sending
+    Index("ix_tasks_webhook", "webhook_state", "webhook_next_ms"),
 )
 
 api_keys = Table(
@@ -57,4 +66,11 @@ api_keys = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("revoked_ms", BigInteger),
+    # Limits (NULL = unlimited) and the rate's token bucket: tokens left as of `rate_updated` (epoch s).
+    Column("rate_limit", Integer),
+    Column("rate_period_s", Integer, nullable=False, server_default="60"),
+    Column("rate_tokens", Float),
+    Column("rate_updated", Float),
+    Column("max_concurrency", Integer),
+    Column("daily_quota", Integer),
 )

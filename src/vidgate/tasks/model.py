@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidgate.tasks.limits import KeyLimits
+
 
 class TaskStatus(enum.StrEnum):
     QUEUED = "QUEUED"
@@ -85,3 +87,4 @@ class ApiKey:
     prefix: str  # the first characters of the key, shown in listings to tell keys apart
     created_ms: int
     revoked_ms: int | None
+    limits: KeyLimits = field(default_factory=KeyLimits)

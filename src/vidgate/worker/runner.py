@@ -18,9 +18,11 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vidgate.api.service import Services
 from vidgate.engines import get_engine
 from vidgate.engines.base import (
     CancelCheck,
@@ -30,15 +32,28 @@ from vidgate.engines.base import (
     RenderError,
     RenderJob,
 )
-from vidgate.errors import CANCELED, RENDER_FAILED, ImageError, InvalidImageFormat, InvalidImageUrl
-from vidgate.inputs.fetch import fetch_image
+from vidgate.errors import (
+    CANCELED,
+    RENDER_FAILED,
+    ImageError,
+    InvalidImageFormat,
+    InvalidImageUrl,
+    InvalidRequestBody,
+)
+from vidgate.inputs.fetch import ImageFetcher, log_private_urls_allowed
 from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_image
+from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.wakeup import WorkWaiter
 from vidgate.tasks.model import Task
 from vidgate.tasks.offpeak import window_is_open
+from vidgate.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
+from vidgate.webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from vidgate.media.audio.soundtrack import Soundtrack
 
 log = logging.getLogger("vidgate.worker")
 PROGRESS_INTERVAL_S = 0.5
@@ -92,6 +107,8 @@ class Worker:
     ) -> None:
         self.settings, self.store, self.objects = settings, store, objects
         self.engine = engine or get_engine(settings.engine)
+        self.fetcher = ImageFetcher(settings)  # tests swap in one with a stub resolver
+        self._watermark_filter: Watermark | None = None  # drawn once per frame size, then reused
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.work_dir = settings.data_dir / "work"
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -99,12 +116,25 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Claim and run tasks until `stop` is set; the task in hand is finished first."""
         log.info("worker %s started (engine %s)", self.worker_id, self.engine.name)
+        log_private_urls_allowed(self.settings)
         # Expired leases announce themselves to no one: look for them at least every sweep.
         waiter = WorkWaiter(self.store.engine, self.settings.poll_interval, self.settings.sweep_interval)
+        webhooks = threading.Thread(
+            target=self._webhook_sender().run, args=(stop,), name="webhooks", daemon=True
+        )
+        webhooks.start()
         try:
             self._loop(stop, waiter)
         finally:
             waiter.close()
+            webhooks.join(timeout=WEBHOOK_TIMEOUT_S + 1)
+
+    def _webhook_sender(self) -> WebhookSender:
+        """Delivers webhooks of ended tasks, whichever process ended them, beside the render loop."""
+        s = self.settings
+        services = Services(s, self.store, self.objects, s.resolved_signing_secret(), fetcher=self.fetcher)
+        base_url = s.public_base_url or f"http://{s.host}:{s.port}"
+        return WebhookSender(services, s.resolved_webhook_secret(), base_url)
 
     def _loop(self, stop: threading.Event, waiter: WorkWaiter) -> None:
         next_sweep = 0.0
@@ -141,14 +171,20 @@ class Worker:
         self._remove_earlier_attempts(task)
         try:
             images = self._load_inputs(task)
-            job = self._job(task, images, output)
+            job, sound_info = self._job(task, images, output)
             result = self.engine.render(
                 job, self._progress_reporter(task, heartbeat), self._cancel_check(heartbeat)
             )
             if heartbeat.lost.is_set():
                 raise LeaseLost
             self.objects.put_file(key, result.path)
-            info = {"engine": self.engine.name, "width": result.width, "height": result.height, **result.info}
+            info = {
+                "engine": self.engine.name,
+                "width": result.width,
+                "height": result.height,
+                **sound_info,
+                **result.info,
+            }
             if not self.store.complete(task.id, task.attempt, key, info):
                 self.objects.delete(key)  # a newer attempt owns the task: ours must not linger
                 raise LeaseLost
@@ -193,13 +229,7 @@ class Worker:
 
     def _fetch(self, url: str, index: int) -> str:
         s = self.settings
-        data = fetch_image(
-            url,
-            index,
-            max_bytes=s.max_image_bytes,
-            timeout=s.fetch_timeout,
-            allow_private=s.allow_private_urls,
-        )
+        data = self.fetcher.fetch(url, index)
         try:
             png = normalise(data, index, s.max_image_bytes, s.max_image_pixels)
         except InvalidImageFormat:
@@ -208,9 +238,12 @@ class Worker:
             ) from None
         return store_image(self.objects, png)
 
-    def _job(self, task: Task, images: list[np.ndarray], output: Path) -> RenderJob:
+    def _job(self, task: Task, images: list[np.ndarray], output: Path) -> tuple[RenderJob, dict[str, object]]:
+        """The render job, with its soundtrack and watermark made here so that every engine gets
+        them alike; and the soundtrack's notes for the result (e.g. `voice_id_used`)."""
         p = task.params
-        return RenderJob(
+        soundtrack = self._soundtrack(task, len(images))
+        job = RenderJob(
             images=images,
             prompt=p.prompt,
             duration=p.duration,
@@ -220,8 +253,40 @@ class Worker:
             output_path=output,
             encoder_threads=self.settings.encoder_threads,
             quality=self.settings.quality,
-            options={"bgm": p.bgm, "audio": p.audio, "voice_id": p.voice_id, "watermark": p.watermark},
+            audio=soundtrack.samples if soundtrack else None,
+            frame_filter=self._watermark() if p.watermark else None,
+            metadata=provenance_tags(self.engine.name, p.seed),
         )
+        return job, soundtrack.info if soundtrack else {}
+
+    def _soundtrack(self, task: Task, keyframes: int) -> Soundtrack | None:
+        p = task.params
+        if not (p.bgm or p.audio):
+            return None
+        # Imported here: scipy and pyloudnorm cost most of a second, paid only by tasks with sound.
+        from vidgate.media.audio.mix import SpeechDoesNotFit
+        from vidgate.media.audio.soundtrack import SoundOptions, build_soundtrack
+        from vidgate.media.audio.voices import UnknownVoice
+
+        try:
+            return build_soundtrack(
+                p.prompt,
+                p.duration,
+                p.seed,
+                keyframes,
+                bgm=p.bgm,
+                audio=p.audio,
+                voice_id=p.voice_id,
+                options=SoundOptions.from_settings(self.settings),
+            )
+        except (SpeechDoesNotFit, UnknownVoice) as exc:
+            # Checked at submit; only settings changed since (speed limit, strict voices) land here.
+            raise RenderError(InvalidRequestBody.reason, str(exc)) from None
+
+    def _watermark(self) -> Watermark:
+        if self._watermark_filter is None:
+            self._watermark_filter = Watermark(WatermarkStyle.from_settings(self.settings))
+        return self._watermark_filter
 
     def _progress_reporter(self, task: Task, heartbeat: Heartbeat) -> ProgressCallback:
         started = time.monotonic()

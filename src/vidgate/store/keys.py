@@ -1,0 +1,84 @@
+"""API keys: created with their limits, stored only as a hash, looked up in constant time, revoked.
+
+Mixed into `SqlTaskStore`, so keys and tasks share one engine and one SQLite write lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, or_, select, update
+
+from vidgate.store.clock import now_ms
+from vidgate.store.tables import api_keys
+from vidgate.tasks.limits import KeyLimits
+from vidgate.tasks.model import ApiKey
+
+KEY_PREFIX = "vg_"
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def key_from_row(row: Any) -> ApiKey:
+    limits = KeyLimits(row.rate_limit, row.rate_period_s, row.max_concurrency, row.daily_quota)
+    return ApiKey(row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms, limits)
+
+
+class KeyStore:
+    engine: Engine
+
+    def _write_transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        raise NotImplementedError  # provided by the store this is mixed into
+
+    def create_key(
+        self, name: str, tenant_id: str | None = None, limits: KeyLimits | None = None
+    ) -> tuple[ApiKey, str]:
+        """Returns the key record and the secret, which is shown once and stored only as a hash."""
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        limits = limits or KeyLimits()
+        key = ApiKey(str(uuid.uuid4()), tenant_id or name, name, secret[:10], now_ms(), None, limits)
+        row = {k: v for k, v in key.__dict__.items() if k != "limits"} | {
+            "key_hash": hash_key(secret),
+            "rate_limit": limits.rate,
+            "rate_period_s": limits.rate_period_s,
+            "max_concurrency": limits.concurrency,
+            "daily_quota": limits.daily,
+        }
+        with self._write_transaction() as conn:
+            conn.execute(insert(api_keys).values(row))
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        digest = hash_key(secret)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).one_or_none()
+        # The lookup is by a hash of a 256-bit secret; the constant-time compare keeps it that way.
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_ms is not None:
+            return None
+        return key_from_row(row)
+
+    def list_keys(self) -> Sequence[ApiKey]:
+        with self.engine.connect() as conn:
+            return [key_from_row(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
+
+    def revoke_key(self, key_id_or_prefix: str) -> bool:
+        """Revoke the one active key with this id or prefix; False when none or several match."""
+        matches = (
+            select(api_keys.c.id)
+            .where(or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix))
+            .where(api_keys.c.revoked_ms.is_(None))
+        )
+        with self._write_transaction() as conn:
+            ids = list(conn.execute(matches).scalars())
+            if len(ids) != 1:
+                return False
+            conn.execute(update(api_keys).where(api_keys.c.id == ids[0]).values(revoked_ms=now_ms()))
+        return True
