@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-import numpy as np
-from PIL import Image
+from common import photo_pixels, png, running_server
 
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def small_png_data_uri() -> str:
-    pixels = np.random.default_rng(0).integers(0, 255, (72, 128, 3), dtype=np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png(photo_pixels(128, 72))).decode()
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -73,34 +55,13 @@ async def run_clients(
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="vidgate-latency-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(free_port())}
-    vidgate = [sys.executable, "-m", "vidgate"]
-    key = subprocess.run(
-        [*vidgate, "keys", "create", "--name", "bench"], env=env, capture_output=True, text=True
-    )
-    headers = {"Authorization": f"Bearer {key.stdout.strip()}"}
-    base = f"http://127.0.0.1:{env['VIDGATE_PORT']}"
-    server = subprocess.Popen(
-        [*vidgate, "serve", "--workers", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        while True:
-            try:
-                httpx.get(f"{base}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        asyncio.run(run_clients(base, headers, 4, 10))  # warm-up
+    with running_server(workers=0) as server:  # API only: rendering must not compete for the CPU
+        asyncio.run(run_clients(server.base_url, server.headers, 4, 10))  # warm-up
         runs = {}
         for clients, per_client in ((1, 200), (CLIENTS, REQUESTS_PER_CLIENT)):
             started = time.perf_counter()
-            runs[clients] = (*asyncio.run(run_clients(base, headers, clients, per_client)), started)
-            runs[clients] = (*runs[clients][:2], time.perf_counter() - started)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait()
+            submits, results = asyncio.run(run_clients(server.base_url, server.headers, clients, per_client))
+            runs[clients] = (submits, results, time.perf_counter() - started)
     print("submits: half a 128x72 PNG data: URI, half an https URL; each followed by one task-result")
     for clients, (submits, results, elapsed) in runs.items():
         rate = (len(submits) + len(results)) / elapsed

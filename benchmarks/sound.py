@@ -11,7 +11,6 @@ soundtrack's share; and the output's measured loudness and true peak.
 
 from __future__ import annotations
 
-import io
 import os
 import platform
 import statistics
@@ -23,7 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pyloudnorm
-from PIL import Image
+from common import photo_pixels
 from scipy import signal
 
 from vidgate.engines.base import RenderJob
@@ -40,16 +39,6 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "audio (speech + ambience)": {"audio": True},
     "bgm + audio + watermark": {"bgm": True, "audio": True, "watermark": True},
 }
-
-
-def photo() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    x, y = np.meshgrid(np.linspace(0, 1, 1280), np.linspace(0, 1, 720))
-    base = np.stack([200 * x + 30 * y, 120 + 80 * y * x, 220 - 150 * y], axis=-1)
-    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return np.array(Image.open(io.BytesIO(out.getvalue())).convert("RGB"))
 
 
 def render(image: np.ndarray, output: Path, flags: dict[str, bool]) -> tuple[float, float, float]:
@@ -104,7 +93,7 @@ def machine() -> str:
 
 
 def main() -> None:
-    image = photo()
+    image = photo_pixels()
     work = Path(tempfile.mkdtemp(prefix="vidgate-sound-bench-"))
     render(image, work / "warmup.mp4", VARIANTS["bgm + audio + watermark"])
     print(machine())

@@ -3,6 +3,7 @@ key, images, and a real HTTP server on 127.0.0.1 for image URLs."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import threading
@@ -21,6 +22,19 @@ from vidgate.store.db import migrate, open_engine
 from vidgate.store.sql import SqlTaskStore
 
 POSTGRES_URL = os.environ.get("VIDGATE_TEST_POSTGRES_URL", "")
+
+
+@contextlib.contextmanager
+def serving_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A real HTTP server on 127.0.0.1 in a thread; yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -120,13 +134,9 @@ def image_server() -> Iterator[ImageServer]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state = ImageServer(f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield server_state
-    httpd.shutdown()
-    httpd.server_close()
+    with serving_http(Handler) as port:
+        server_state = ImageServer(f"http://127.0.0.1:{port}")
+        yield server_state
 
 
 @dataclass
@@ -152,10 +162,6 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks/vidgate")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving_http(Handler) as port:
+        state = Receiver(f"http://127.0.0.1:{port}/hooks/vidgate")
+        yield state
