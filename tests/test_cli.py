@@ -105,3 +105,22 @@ def test_keys_create_refuses_bad_limits(cli_env: Path, option: list[str]) -> Non
     code, out, err = run("keys", "create", "--name", "bad", *option)
     assert code == 2 and "error:" in err and out == ""
     assert "name=bad" not in run("keys", "list")[1]
+
+
+def test_generate_quality_presets_trade_size_for_speed(cli_env: Path, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image(640, 360))
+    sizes = {}
+    for quality in ("fast", "best"):
+        out = tmp_path / f"{quality}.mp4"
+        code, _, stderr = run(
+            "generate", str(image), "--prompt", "pan left", "--duration", "1", "--resolution", "540p",
+            "--seed", "1", "--quality", quality, "-o", str(out),
+        )  # fmt: skip
+        assert code == 0, stderr
+        sizes[quality] = out.stat().st_size
+    assert sizes["best"] != sizes["fast"], "the preset reaches the encoder"
+    code, _, _ = run(
+        "generate", str(image), "--prompt", "x", "--quality", "ultra", "-o", str(tmp_path / "u.mp4")
+    )
+    assert code == 2 and not (tmp_path / "u.mp4").exists()

@@ -1,7 +1,7 @@
 """The CPU engine: a camera move over the input photos, chosen from the prompt, no model needed.
 
 Deterministic for a seed (byte-identical MP4), streams frames into the encoder, and never holds more
-than a handful of frames in memory.
+than a handful of frames in memory. docs/motion.md describes the camera grammar and the transitions.
 """
 
 from __future__ import annotations
@@ -10,12 +10,17 @@ import numpy as np
 
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult, output_size
 from vidgate.engines.motion.camera import CameraMove, plan_camera
-from vidgate.engines.motion.render import crossfade_frames, generate_frames
+from vidgate.engines.motion.frames import FramePlan, RenderNotes, generate_frames
+from vidgate.engines.motion.render import RESAMPLING
+from vidgate.engines.motion.transitions import choose_transition
 from vidgate.media.encode import encode_frames
 
 __all__ = ["CameraMove", "MotionEngine", "plan_camera"]
 
 MIN_DURATION_S, MAX_DURATION_S = 1, 10
+# The transition is drawn from its own random stream, so that adding images to a job does not
+# change its camera move (and a new camera word does not change the transition).
+TRANSITION_STREAM = 1
 
 
 class MotionEngine:
@@ -27,10 +32,12 @@ class MotionEngine:
         _validate(job)
         first_h, first_w = job.images[0].shape[:2]
         width, height = output_size(first_w, first_h, job.short_side)
-        move = plan_camera(job.prompt, job.movement_amplitude, np.random.default_rng(job.seed))
-        frames = generate_frames(
-            job.images, move, width, height, job.frame_count, job.fps, on_progress, should_cancel
-        )
+        move = plan_camera(job.prompt, job.movement_amplitude, np.random.default_rng(job.seed), job.duration)
+        transition_rng = np.random.default_rng([job.seed, TRANSITION_STREAM])
+        transition = choose_transition(job.prompt, len(job.images), transition_rng)
+        plan = FramePlan(job.images, move, width, height, job.frame_count, job.fps, transition, job.quality)
+        notes = RenderNotes()
+        frames = generate_frames(plan, on_progress, should_cancel, notes)
         written = encode_frames(
             frames,
             job.output_path,
@@ -39,11 +46,13 @@ class MotionEngine:
             fps=job.fps,
             threads=job.encoder_threads,
             quality=job.quality,
+            audio=job.audio,
+            frame_filter=job.frame_filter,
+            metadata=job.metadata,
         )
         if written != job.frame_count:  # a bug, not a user error: say so plainly
             raise RuntimeError(f"motion engine wrote {written} frames, expected {job.frame_count}")
         on_progress(1.0)
-        crossfade_s = crossfade_frames(job.frame_count, len(job.images), job.fps) / job.fps
         return RenderResult(
             path=job.output_path,
             width=width,
@@ -54,9 +63,20 @@ class MotionEngine:
                 "camera_move": move.name,
                 "movement_amplitude": move.level,
                 "images": len(job.images),
-                "crossfade_s": round(crossfade_s, 3),
+                "transition": transition or "none",
+                "transition_s": round(plan.timeline.blend / job.fps, 3),
+                "parallax": _parallax_summary(move, notes),
             },
         )
+
+
+def _parallax_summary(move: CameraMove, notes: RenderNotes) -> str:
+    """ "off" (the move has none), "on" (every image split), "fallback" (none did) or "partial"."""
+    if not move.parallax or not notes.parallax:
+        return "off"
+    if all(state == "on" for state in notes.parallax):
+        return "on"
+    return "fallback" if all(state == "fallback" for state in notes.parallax) else "partial"
 
 
 def _validate(job: RenderJob) -> None:
@@ -78,3 +98,5 @@ def _validate(job: RenderJob) -> None:
         raise ValueError(f"fps must be positive, got {job.fps}")
     if job.short_side < 16:
         raise ValueError(f"short_side must be at least 16 pixels, got {job.short_side}")
+    if job.quality not in RESAMPLING:
+        raise ValueError(f"quality must be one of {', '.join(RESAMPLING)}, got {job.quality!r}")

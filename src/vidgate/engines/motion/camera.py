@@ -1,87 +1,68 @@
-"""From a prompt to a camera path: a small keyword grammar, amplitude levels and eased curves.
+"""From a prompt to a camera path: amplitude levels, the moves the grammar named, eased curves.
 
 The path is described relative to a "base window" (the view at the start of a shot, before the
-renderer fits it into each image): a relative zoom, a shift in units of the base window's size, and a
-keystone for the fake perspective of an orbit. `render.py` turns poses into warp matrices.
+renderer fits it into each image): a relative zoom, a shift in units of the base window's size, a
+roll and a keystone for the fake perspective of an orbit. `render.py` turns poses into warp matrices.
+
+Moves come in two kinds, as on a film set. Turning the camera or its lens (pan, tilt, zoom, roll)
+moves everything in the picture together. Carrying the camera (dolly, truck, crane, orbit) moves
+near things more than far ones: with a foreground layer (parallax.py), those components are
+exaggerated for the foreground by `CameraMove.parallax`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 import numpy as np
 
 from vidgate.engines.base import Amplitude
+from vidgate.engines.motion.grammar import find_moves, find_pace
 
 Level = Literal["small", "medium", "high"]
 
-# Displacement per amplitude level, for a full shot. Chosen so that the three levels are clearly
-# apart to the eye (and in mean frame-to-frame difference) while "high" still looks like a camera
-# move rather than a glitch.
-ZOOM_BY_LEVEL: dict[Level, float] = {"small": 1.06, "medium": 1.15, "high": 1.30}  # end zoom / start zoom
-PAN_BY_LEVEL: dict[Level, float] = {
-    "small": 0.04,
-    "medium": 0.10,
-    "high": 0.18,
-}  # travel, fraction of the frame
-ORBIT_KEYSTONE_BY_LEVEL: dict[Level, float] = {
-    "small": 0.03,
-    "medium": 0.06,
-    "high": 0.10,
-}  # edge height change, each side
+
+@dataclass(frozen=True)
+class LevelAmplitude:
+    """How far each kind of move goes over a whole shot at one amplitude level."""
+
+    zoom: float  # zoom or dolly: end magnification / start magnification
+    travel: float  # pan, tilt, truck, crane: how far the view travels, as a fraction of the frame
+    keystone: float  # orbit: perspective swing, each side, as a fraction of the frame height
+    roll_degrees: float  # roll: total turn
+    shake: float  # handheld: peak sway, as a fraction of the frame
+    shake_roll_degrees: float  # handheld: peak wobble
+    parallax: float  # foreground speed-up for moves that carry the camera; 0 = flat picture
+
+
+# Chosen so that the three levels are clearly apart to the eye (and in mean frame-to-frame
+# difference) while "high" still looks like a camera move rather than a glitch. Parallax stays
+# subtle (the subject leads the background by at most 7 % of the frame, at "high"): a cut-out that
+# slides far shows the limits of a segmentation without a model. It is off at "small", where the
+# lead would be a pixel or two, not worth a segmentation.
+AMPLITUDES: dict[Level, LevelAmplitude] = {
+    "small": LevelAmplitude(1.06, 0.04, 0.03, 1.5, 0.004, 0.15, 0.0),
+    "medium": LevelAmplitude(1.15, 0.10, 0.06, 3.0, 0.008, 0.3, 0.25),
+    "high": LevelAmplitude(1.30, 0.18, 0.10, 6.0, 0.015, 0.6, 0.4),
+}
 
 # With an explicit amplitude, speed words still nudge the move; with "auto" they choose the level.
 SLOW_FACTOR = 0.75
 FAST_FACTOR = 1.3
 # The default move when the prompt names none: a push-in at this fraction of the level's zoom
-# (in log space), drifting towards a seeded direction by this fraction of the level's pan.
+# (in log space), drifting towards a seeded direction by this fraction of the level's travel.
 DEFAULT_PUSH_SHARE = 0.6
 DEFAULT_DRIFT_SHARE = 0.25
-
-# Optional adverb between a verb and its direction: "zoom slowly in", "pan gently to the left".
-_ADVERB = r"(?:(?:slowly|gently|quickly|rapidly|smoothly|steadily|softly|fast|dramatically)\s+)?"
-_TO_THE = r"(?:to(?:wards?)?\s+(?:the\s+)?)?"
-
-
-def _verb(*stems: str) -> str:
-    """A verb in any common inflection ("pan", "pans", "panning", "panned"), then an optional adverb."""
-    return r"\b(?:" + "|".join(stems) + r")(?:s|es|d|ed|ing)?\s+" + _ADVERB
-
-
-# Each category keeps the phrase that occurs first in the prompt; categories combine
-# ("zoom in while panning left" -> zoom_in+pan_left). Only camera verbs: "moves in", "walks left"
-# describe the subject, not the camera.
-_PHRASES: dict[str, list[tuple[str, re.Pattern[str]]]] = {
-    "zoom": [
-        (
-            "zoom_in",
-            re.compile(_verb("zoom", "push", "dolly", "dollie") + r"in(?:to|wards?)?\b"),
-        ),
-        (
-            "zoom_out",
-            re.compile(_verb("zoom", "pull", "dolly", "dollie") + r"(?:out|back)\b"),
-        ),
-    ],
-    "pan": [
-        ("pan_left", re.compile(_verb("pan", "pann", "truck", "track") + _TO_THE + r"left\b")),
-        ("pan_right", re.compile(_verb("pan", "pann", "truck", "track") + _TO_THE + r"right\b")),
-    ],
-    "tilt": [
-        ("tilt_up", re.compile(_verb("tilt", "pedestal", "crane", "boom") + r"up(?:wards?)?\b")),
-        ("tilt_down", re.compile(_verb("tilt", "pedestal", "crane", "boom") + r"down(?:wards?)?\b")),
-    ],
-    "orbit": [
-        ("orbit_left", re.compile(r"\b(?:orbit|arc)(?:s|ing|ed)?\s+" + _ADVERB + _TO_THE + r"left\b")),
-        ("orbit_right", re.compile(r"\b(?:orbit|arc)(?:s|ing|ed)?\s+" + _ADVERB + _TO_THE + r"right\b")),
-        ("orbit", re.compile(r"\b(?:orbit|arc)(?:s|ing|ed)?\b")),
-    ],
-}
-# Only words about the camera's pace: "soft light" or "a calm sea" describe the scene, not the move.
-_SLOW_WORDS = re.compile(r"\b(?:slow(?:ly)?|gentl[ey]|subtle|subtly)\b")
-_FAST_WORDS = re.compile(r"\b(?:fast|quick(?:ly)?|rapid(?:ly)?|dramatic(?:ally)?|swift(?:ly)?)\b")
+# An orbit slides the view by this fraction of the level's travel, with a slight push-in (this
+# fraction of the level's zoom) so that the subject seems to stay the centre of interest.
+ORBIT_SLIDE_SHARE = 0.7
+ORBIT_PUSH_SHARE = 0.4
+# Handheld sway: three sines per axis in these bands (Hz) with these weights. A person holding a
+# camera sways slowly and trembles a little faster; nothing above ~1.5 Hz, which would read as vibration.
+SHAKE_BANDS_HZ = ((0.15, 0.35), (0.4, 0.8), (0.9, 1.5))
+SHAKE_WEIGHTS = (0.6, 0.3, 0.1)
 
 
 @dataclass(frozen=True)
@@ -91,28 +72,109 @@ class CameraPose:
     zoom: float  # relative magnification; > 1 shows a smaller part of the image
     shift_x: float  # window centre offset, in base-window widths (+ = right)
     shift_y: float  # window centre offset, in base-window heights (+ = down)
-    keystone: float  # left edge grows by this fraction of the height, right edge shrinks by it
+    keystone: float = 0.0  # left edge grows by this fraction of the height, right edge shrinks by it
+    roll: float = 0.0  # radians; + = the camera rolls clockwise, so the picture turns counter-clockwise
+
+    def nudged(self, log_zoom: float, shift_x: float, shift_y: float, roll: float) -> CameraPose:
+        return CameraPose(
+            self.zoom * math.exp(log_zoom),
+            self.shift_x + shift_x,
+            self.shift_y + shift_y,
+            self.keystone,
+            self.roll + roll,
+        )
+
+
+Sines = tuple[tuple[float, float, float], ...]  # (amplitude, cycles over the shot, phase) each
+
+
+@dataclass(frozen=True)
+class Shake:
+    """Handheld sway: smooth seeded noise, a sum of a few low-frequency sines per axis."""
+
+    x: Sines  # base-window widths
+    y: Sines  # base-window heights
+    roll: Sines  # radians
+
+    @staticmethod
+    def seeded(rng: np.random.Generator, sway: float, wobble: float, duration_s: float) -> Shake:
+        def axis(peak: float) -> Sines:
+            return tuple(
+                (peak * weight, rng.uniform(low, high) * duration_s, rng.uniform(0.0, 2.0 * math.pi))
+                for (low, high), weight in zip(SHAKE_BANDS_HZ, SHAKE_WEIGHTS, strict=True)
+            )
+
+        return Shake(axis(sway), axis(sway), axis(wobble))
+
+    def at(self, progress: float) -> tuple[float, float, float]:
+        def total(sines: Sines) -> float:
+            return sum(a * math.sin(2.0 * math.pi * cycles * progress + phase) for a, cycles, phase in sines)
+
+        return total(self.x), total(self.y), total(self.roll)
 
 
 @dataclass(frozen=True)
 class CameraMove:
     """A whole camera path; `pose(progress)` samples it with `progress` in [0, 1]."""
 
-    name: str  # e.g. "zoom_in", "pan_left+tilt_up", "push_in_drift"
+    name: str  # e.g. "zoom_in", "pan_left+tilt_up", "push_in_drift", "static"
     level: Level
-    log_zoom: float  # total change of log(zoom) over the shot; negative zooms out
-    travel_x: float  # total shift over the shot, in base-window widths
-    travel_y: float  # total shift over the shot, in base-window heights
-    keystone: float  # orbit: keystone swings from -keystone to +keystone
+    # Turning the camera or its lens: the whole picture moves together.
+    lens_log_zoom: float = 0.0  # total change of log(zoom); negative zooms out
+    pan_x: float = 0.0  # base-window widths
+    tilt_y: float = 0.0  # base-window heights
+    roll: float = 0.0  # radians
+    # Carrying the camera: exaggerated for the foreground layer.
+    dolly_log_zoom: float = 0.0
+    truck_x: float = 0.0
+    crane_y: float = 0.0
+    # Orbit: the view slides while the perspective swings from -keystone to +keystone.
+    orbit_x: float = 0.0
+    keystone: float = 0.0
+    shake: Shake | None = None
+    parallax: float = 0.0  # foreground speed-up; 0 = render the picture as one flat layer
 
-    def pose(self, progress: float) -> CameraPose:
+    def pose(self, progress: float, foreground: bool = False) -> CameraPose:
+        pose = self._path(progress, foreground)
+        if self.shake is not None:
+            sway_x, sway_y, wobble = self.shake.at(progress)
+            pose = pose.nudged(0.0, sway_x, sway_y, wobble)
+        return pose
+
+    def velocity(self, progress: float, step: float) -> tuple[float, float, float, float]:
+        """Change of (log zoom, shift x, shift y, roll) over `step` of progress around `progress`.
+
+        The handheld sway is left out: it is noise on top of the move, not where the move is going."""
+        before = self._path(max(0.0, progress - step / 2.0), False)
+        after = self._path(min(1.0, progress + step / 2.0), False)
+        return (
+            math.log(after.zoom / before.zoom),
+            after.shift_x - before.shift_x,
+            after.shift_y - before.shift_y,
+            after.roll - before.roll,
+        )
+
+    def _path(self, progress: float, foreground: bool) -> CameraPose:
         eased = ease_in_out(progress)
+        carried = dollied = orbited = eased
+        if foreground:
+            # The foreground covers the same path (1 + parallax) times as fast, from an instant where
+            # both layers agree. Sideways, that is mid-shot: the background it uncovers is then half
+            # what it would be from either end. For a push-in it is the start, and for a pull-out the
+            # end, so that the subject is always at least its size in the photo and covers its own hole.
+            speed = 1.0 + self.parallax
+            carried = 0.5 + (eased - 0.5) * speed
+            dollied = eased * speed if self.dolly_log_zoom > 0 else 1.0 + (eased - 1.0) * speed
+            # In an orbit the subject is the pivot: it lags while the background sweeps past.
+            orbited = 0.5 + (eased - 0.5) * (1.0 - self.parallax)
+        # Geometric zoom: equal ratios per frame look like constant speed; linear zoom would not.
+        log_zoom = self.lens_log_zoom * eased + self.dolly_log_zoom * dollied
         return CameraPose(
-            # Geometric zoom: equal ratios per frame look like constant speed; linear zoom would not.
-            zoom=math.exp(self.log_zoom * eased),
-            shift_x=self.travel_x * eased,
-            shift_y=self.travel_y * eased,
+            zoom=math.exp(log_zoom),
+            shift_x=self.pan_x * eased + self.truck_x * carried + self.orbit_x * orbited,
+            shift_y=self.tilt_y * eased + self.crane_y * carried,
             keystone=self.keystone * (2.0 * eased - 1.0),
+            roll=self.roll * eased,
         )
 
 
@@ -125,66 +187,72 @@ def ease_in_out(progress: float) -> float:
 
 def resolve_level(prompt: str, amplitude: Amplitude | str) -> tuple[Level, float]:
     """(level, speed factor) from the requested amplitude and the prompt's speed words."""
-    text = prompt.lower()
-    slow = _SLOW_WORDS.search(text) is not None
-    fast = _FAST_WORDS.search(text) is not None
+    pace = find_pace(prompt)
     if amplitude == "large":  # upstream spelling
         amplitude = "high"
     if amplitude == "auto":
-        if slow and not fast:
-            return "small", 1.0
-        if fast and not slow:
-            return "high", 1.0
-        return "medium", 1.0
-    if amplitude not in ZOOM_BY_LEVEL:
+        return cast(Level, {"slow": "small", "fast": "high"}.get(pace, "medium")), 1.0
+    if amplitude not in AMPLITUDES:
         raise ValueError(f"movement_amplitude must be auto, small, medium or high, got {amplitude!r}")
-    factor = SLOW_FACTOR if slow and not fast else FAST_FACTOR if fast and not slow else 1.0
+    factor = {"slow": SLOW_FACTOR, "fast": FAST_FACTOR}.get(pace, 1.0)
     return cast(Level, amplitude), factor
 
 
-def find_moves(prompt: str) -> list[str]:
-    """The named moves in a prompt, one per category, in a fixed order; empty if none."""
-    text = prompt.lower()
-    found = []
-    for phrases in _PHRASES.values():
-        hits = [(match.start(), name) for name, pattern in phrases if (match := pattern.search(text))]
-        if hits:
-            # Earliest phrase wins; at the same position the more specific phrase is listed first.
-            found.append(min(hits, key=lambda hit: hit[0])[1])
-    return found
-
-
-def plan_camera(prompt: str, amplitude: Amplitude | str, rng: np.random.Generator) -> CameraMove:
+def plan_camera(
+    prompt: str, amplitude: Amplitude | str, rng: np.random.Generator, duration_s: float = 5.0
+) -> CameraMove:
     """Choose the camera path for a prompt. `rng` only varies what the prompt leaves open."""
     level, factor = resolve_level(prompt, amplitude)
-    log_zoom_step = math.log(ZOOM_BY_LEVEL[level]) * factor
-    pan = PAN_BY_LEVEL[level] * factor
+    amp = AMPLITUDES[level]
+    zoom = math.log(amp.zoom) * factor
+    travel = amp.travel * factor
     moves = find_moves(prompt)
-    log_zoom = travel_x = travel_y = keystone = 0.0
-    names = []
-    for move in moves:
-        if move == "zoom_in":
-            log_zoom += log_zoom_step
-        elif move == "zoom_out":
-            log_zoom -= log_zoom_step
-        elif move in ("pan_left", "pan_right"):
-            travel_x += pan if move == "pan_right" else -pan
-        elif move in ("tilt_up", "tilt_down"):
-            travel_y += pan if move == "tilt_down" else -pan
-        else:
-            if move == "orbit":  # no side given: the seed picks one
-                move = "orbit_right" if rng.random() < 0.5 else "orbit_left"
-            side = 1.0 if move == "orbit_right" else -1.0
-            # A 2D stand-in for an orbit: the view slides sideways while the perspective swings
-            # through frontal, with a slight push-in so the subject seems to stay the centre of interest.
-            travel_x += side * pan * 0.7
-            keystone += side * ORBIT_KEYSTONE_BY_LEVEL[level] * factor
-            log_zoom += 0.4 * log_zoom_step
-        names.append(move)
+    if "static" in moves:  # "locked off" overrides every other camera word: no motion at all
+        return CameraMove("static", level)
+
+    move = CameraMove("", level)
+    names: list[str] = []
+    for name in moves:
+        if name == "orbit":
+            name = "orbit_right" if rng.random() < 0.5 else "orbit_left"
+        elif name == "roll":
+            name = "roll_clockwise" if rng.random() < 0.5 else "roll_counterclockwise"
+        names.append(name)
+        sign = -1.0 if name.endswith(("_out", "_left", "_up", "_counterclockwise")) else 1.0
+        kind = name.split("_")[0]
+        if kind == "zoom":
+            move = replace(move, lens_log_zoom=sign * zoom)
+        elif kind in ("push", "pull"):
+            move = replace(move, dolly_log_zoom=move.dolly_log_zoom + sign * zoom)
+        elif kind == "pan":
+            move = replace(move, pan_x=sign * travel)
+        elif kind == "tilt":
+            move = replace(move, tilt_y=sign * travel)
+        elif kind == "truck":
+            move = replace(move, truck_x=sign * travel)
+        elif kind == "crane":
+            move = replace(move, crane_y=sign * travel)
+        elif kind == "orbit":
+            move = replace(
+                move,
+                orbit_x=sign * travel * ORBIT_SLIDE_SHARE,
+                keystone=sign * amp.keystone * factor,
+                dolly_log_zoom=move.dolly_log_zoom + ORBIT_PUSH_SHARE * zoom,
+            )
+        elif kind == "roll":
+            move = replace(move, roll=sign * math.radians(amp.roll_degrees) * factor)
+        elif kind == "handheld":
+            sway, wobble = amp.shake * factor, math.radians(amp.shake_roll_degrees) * factor
+            move = replace(move, shake=Shake.seeded(rng, sway, wobble, duration_s))
     if not names:
         angle = rng.uniform(0.0, 2.0 * math.pi)
-        drift = pan * DEFAULT_DRIFT_SHARE
-        log_zoom = log_zoom_step * DEFAULT_PUSH_SHARE
-        travel_x, travel_y = drift * math.cos(angle), drift * math.sin(angle)
+        drift = travel * DEFAULT_DRIFT_SHARE
+        move = replace(
+            move,
+            dolly_log_zoom=zoom * DEFAULT_PUSH_SHARE,
+            truck_x=drift * math.cos(angle),
+            crane_y=drift * math.sin(angle),
+        )
         names.append("push_in_drift")
-    return CameraMove("+".join(names), level, log_zoom, travel_x, travel_y, keystone)
+    carries = any((move.dolly_log_zoom, move.truck_x, move.crane_y, move.orbit_x))
+    return replace(move, name="+".join(names), parallax=amp.parallax if carries else 0.0)

@@ -1,0 +1,128 @@
+"""The frame loop: camera path x timeline -> RGB frames, produced lazily, one at a time.
+
+Memory does not grow with duration: poses are a few floats per frame, each image is prepared
+(prescaled, split into layers) when it first appears and dropped once it has gone, and a morph's
+flow lives only for its transition. Everything is a pure function of the inputs, so a seed gives the
+same frames on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vidgate.engines.base import CancelCheck, ProgressCallback, RenderCancelled
+from vidgate.engines.motion.camera import CameraMove, CameraPose
+from vidgate.engines.motion.grammar import Transition
+from vidgate.engines.motion.parallax import split_layers
+from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, render_view
+from vidgate.engines.motion.transitions import MorphFlow, Timeline, morph_flow, morph_frame
+
+CANCEL_CHECK_EVERY = 4  # frames; should_cancel() may hit a database
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    images: Sequence[np.ndarray]
+    move: CameraMove
+    width: int
+    height: int
+    frame_count: int
+    fps: int
+    transition: Transition | None = None  # None: a single image, or cuts without a blend
+    quality: str = "balanced"
+
+    @property
+    def timeline(self) -> Timeline:
+        return Timeline.plan(self.frame_count, len(self.images), self.fps, self.transition)
+
+
+@dataclass
+class RenderNotes:
+    """What the frame loop found out while rendering, for the engine's report."""
+
+    parallax: list[str] = field(default_factory=list)  # per image: "on" or "fallback"
+
+
+def generate_frames(
+    plan: FramePlan,
+    on_progress: ProgressCallback,
+    should_cancel: CancelCheck,
+    notes: RenderNotes | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield `plan.frame_count` RGB frames lazily; raise RenderCancelled when asked to stop."""
+    move, timeline = plan.move, plan.timeline
+    resampling = RESAMPLING[plan.quality]
+    last = max(plan.frame_count - 1, 1)
+    shots = [timeline.shot(index) for index in range(plan.frame_count)]
+    # Each cut's extra travel for a match-move: the camera's velocity there times the window.
+    momentum = {
+        boundary: tuple(
+            v * timeline.momentum for v in move.velocity(timeline.cut(boundary) / last, 1.0 / last)
+        )
+        for boundary in range(1, len(plan.images))
+    }
+
+    def pose_at(image: int, index: int, foreground: bool = False) -> CameraPose:
+        pose = move.pose(index / last, foreground)
+        for boundary, share in timeline.momentum_share(image, index):
+            log_zoom, shift_x, shift_y, roll = (share * value for value in momentum[boundary])
+            pose = pose.nudged(log_zoom, shift_x, shift_y, roll)
+        return pose
+
+    fitted: dict[int, FittedImage] = {}
+
+    def prepared(image: int) -> FittedImage:
+        # Fitted to the poses it is actually seen under, so each image uses as much of itself as
+        # its share of the path allows; split once, here, when the move has parallax.
+        if image not in fitted:
+            frames = [i for i, shot in enumerate(shots) if image in (shot.image, shot.incoming)]
+            poses = [pose_at(image, i) for i in frames]
+            sharpest = max(pose_at(image, i, True).zoom for i in frames) if move.parallax else None
+            fit = fit_image(plan.images[image], plan.width, plan.height, poses, sharpest)
+            if move.parallax:
+                layers = split_layers(fit.levels[0].pixels)
+                fit = fit.with_layers(layers)
+                if notes is not None:
+                    notes.parallax.append("on" if layers is not None else "fallback")
+            fitted[image] = fit
+        return fitted[image]
+
+    last_view: tuple[tuple[int, CameraPose, CameraPose | None], np.ndarray] | None = None
+
+    def view(image: int, index: int) -> np.ndarray:
+        nonlocal last_view
+        fit = prepared(image)
+        pose = pose_at(image, index)
+        subject_pose = pose_at(image, index, True) if fit.levels[0].layers is not None else None
+        key = (image, pose, subject_pose)
+        if last_view is not None and last_view[0] == key:  # a static camera: render once
+            return last_view[1]
+        frame = render_view(fit, pose, plan.width, plan.height, resampling, subject_pose)
+        last_view = (key, frame)
+        return frame
+
+    flows: dict[int, MorphFlow] = {}
+    for index, shot in enumerate(shots):
+        if index % CANCEL_CHECK_EVERY == 0 and should_cancel():
+            raise RenderCancelled("render cancelled")
+        for passed in [image for image in fitted if image < shot.image]:
+            del fitted[passed]
+        frame = view(shot.image, index)
+        if shot.incoming is not None:
+            incoming = view(shot.incoming, index)
+            if timeline.kind == "morph":
+                if shot.boundary not in flows:
+                    flows.clear()  # one cut's flow at a time
+                    middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
+                    flows[shot.boundary] = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
+                frame = morph_frame(frame, incoming, flows[shot.boundary], shot.progress, shot.mix)
+            else:
+                frame = cv2.addWeighted(frame, 1.0 - shot.mix, incoming, shot.mix, 0.0)
+        else:
+            flows.clear()
+        on_progress(index / plan.frame_count)
+        yield cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)

@@ -1,0 +1,95 @@
+"""Images and shortcuts shared by the motion engine's tests."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidgate.engines.base import RenderJob, RenderResult
+from vidgate.engines.motion import MotionEngine
+from vidgate.engines.motion.camera import CameraMove, plan_camera
+from vidgate.engines.motion.frames import FramePlan, RenderNotes, generate_frames
+from vidgate.engines.motion.grammar import Transition
+
+SIZE = (256, 144)
+
+
+def textured_image(
+    width: int, height: int, seed: int = 0, tint: tuple[float, float, float] = (1, 1, 1)
+) -> np.ndarray:
+    """Smooth random texture with detail at several scales: trackable, and no subject to find."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for cells in (4, 16, 64):
+        coarse = rng.random((max(2, height * cells // width), cells, 3))
+        layers.append(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC))
+    texture = sum(layers) / len(layers)
+    return np.clip(texture * 255 * np.array(tint), 0, 255).astype(np.uint8)
+
+
+def subject_image(width: int = 320, height: int = 180, seed: int = 0) -> np.ndarray:
+    """A red disc on a plinth in front of a blue-green textured scene: a clear subject for GrabCut."""
+    scene = textured_image(width, height, seed, tint=(0.35, 0.8, 0.9))
+    ys, xs = np.mgrid[0:height, 0:width]
+    cx, cy, radius = width * 0.5, height * 0.5, height * 0.25
+    disc = np.hypot(xs - cx, ys - cy) < radius
+    plinth = (np.abs(xs - cx) < radius * 0.4) & (ys > cy)
+    shade = textured_image(width, height, seed + 1)[..., :1].astype(np.float64) / 255.0
+    red = np.dstack([150 + 100 * shade, 30 + 30 * shade, 30 + 20 * shade]).astype(np.uint8)
+    return np.where((disc | plinth)[..., None], red, scene)
+
+
+def frames_for(
+    prompt: str,
+    images: list[np.ndarray],
+    amplitude: str = "auto",
+    count: int = 24,
+    seed: int = 1,
+    size: tuple[int, int] = SIZE,
+    quality: str = "balanced",
+    transition: Transition | None = None,
+    notes: RenderNotes | None = None,
+) -> list[np.ndarray]:
+    move = plan_camera(prompt, amplitude, np.random.default_rng(seed), duration_s=count / 24)
+    return render_move(move, images, count, size, quality, transition, notes)
+
+
+def render_move(
+    move: CameraMove,
+    images: list[np.ndarray],
+    count: int = 24,
+    size: tuple[int, int] = SIZE,
+    quality: str = "balanced",
+    transition: Transition | None = None,
+    notes: RenderNotes | None = None,
+) -> list[np.ndarray]:
+    plan = FramePlan(images, move, size[0], size[1], count, 24, transition, quality)
+    return list(generate_frames(plan, lambda _: None, lambda: False, notes))
+
+
+def mean_motion(frames: list[np.ndarray]) -> float:
+    return float(np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in itertools.pairwise(frames)]))
+
+
+def make_job(tmp_path: Path, **overrides: object) -> RenderJob:
+    fields: dict[str, object] = {
+        "images": [textured_image(256, 144)],
+        "prompt": "a quiet harbour at dawn",
+        "duration": 1,
+        "short_side": 144,
+        "movement_amplitude": "auto",
+        "seed": 42,
+        "output_path": tmp_path / "out.mp4",
+        "quality": "fast",
+    }
+    fields.update(overrides)
+    return RenderJob(**fields)  # type: ignore[arg-type]
+
+
+def render_job(job: RenderJob) -> tuple[list[float], RenderResult]:
+    progress: list[float] = []
+    result = MotionEngine().render(job, progress.append, lambda: False)
+    return progress, result

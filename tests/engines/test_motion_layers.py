@@ -1,0 +1,169 @@
+"""Parallax (the 2.5D split) and the transitions between several images."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from engines.motion_support import frames_for, render_move, subject_image, textured_image
+from vidgate.engines.motion.camera import CameraMove, plan_camera
+from vidgate.engines.motion.frames import RenderNotes
+from vidgate.engines.motion.parallax import split_layers
+from vidgate.engines.motion.transitions import TRANSITIONS, Timeline, choose_transition, morph_flow
+
+# -- parallax --------------------------------------------------------------------------------------
+
+
+def test_a_clear_subject_is_split_once_deterministically() -> None:
+    image = subject_image(320, 180, seed=1)
+    first, second = split_layers(image), split_layers(image)
+    assert first is not None and second is not None
+    assert np.array_equal(first.alpha, second.alpha) and np.array_equal(first.background, second.background)
+    assert 0.05 < first.coverage < 0.7
+    # The mask sits on the disc (centre) and not on the scene (corner); the plinth reaches the frame's
+    # bottom edge, so the subject is unbounded there.
+    assert first.alpha[90, 160] == 1.0 and first.alpha[10, 10] == 0.0
+    assert first.bounds[3] == float("inf")
+    # The background has the subject painted out: no red left where the disc was.
+    red = first.background[90, 160].astype(int)
+    assert red[0] - red[2] < 60
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((180, 320, 3), 128, np.uint8),  # nothing to separate
+        textured_image(320, 180, seed=3),  # texture everywhere, no object
+        np.dstack([np.tile(np.linspace(0, 255, 320), (180, 1))] * 3).astype(np.uint8),  # a smooth gradient
+    ],
+    ids=["flat", "texture", "gradient"],
+)
+def test_no_subject_means_no_split(image: np.ndarray) -> None:
+    assert split_layers(image) is None
+
+
+def patch_shift(first: np.ndarray, last: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    x0, y0, x1, y1 = box
+    a, b = (cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (first, last))
+    (dx, _), _ = cv2.phaseCorrelate(a, b)
+    return dx
+
+
+def test_the_subject_slides_faster_than_the_background_when_trucking() -> None:
+    notes = RenderNotes()
+    image = subject_image(320, 180, seed=1)
+    frames = frames_for("truck right", [image], "high", count=48, size=(320, 180), notes=notes)
+    assert notes.parallax == ["on"]
+    # Mid-shot the subject is near the centre; add up the frame-to-frame shifts there.
+    middle = range(18, 30)
+    subject = sum(patch_shift(frames[i], frames[i + 1], (130, 55, 190, 105)) for i in middle)  # on the disc
+    scene = sum(patch_shift(frames[i], frames[i + 1], (0, 0, 80, 50)) for i in middle)  # top-left corner
+    assert scene < -5  # the camera trucks right: everything slides left...
+    assert subject < 1.25 * scene  # ...the subject, nearer, further (1.4x: high's parallax)
+
+
+def test_flat_moves_and_small_amplitude_use_no_parallax() -> None:
+    image = [subject_image(320, 180, seed=1)]
+    for prompt, level in (("pan right", "high"), ("truck right", "small"), ("zoom in", "medium")):
+        notes = RenderNotes()
+        frames_for(prompt, image, level, count=4, notes=notes)
+        assert notes.parallax == [], prompt
+
+
+def test_unreliable_split_falls_back_to_the_plain_move() -> None:
+    image = [textured_image(256, 144, seed=3)]
+    notes = RenderNotes()
+    with_parallax = frames_for("truck right", image, "high", notes=notes)
+    assert notes.parallax == ["fallback"]
+    move = plan_camera("truck right", "high", np.random.default_rng(1), duration_s=1.0)
+    flat = render_move(CameraMove(**{**move.__dict__, "parallax": 0.0}), image)
+    assert all(np.array_equal(a, b) for a, b in zip(with_parallax, flat, strict=True))
+
+
+# -- transitions -----------------------------------------------------------------------------------
+
+
+def test_transition_is_named_by_the_prompt_or_picked_by_the_seed() -> None:
+    rng = np.random.default_rng
+    assert choose_transition("a morph", 2, rng(0)) == "morph"
+    assert choose_transition("dissolve", 3, rng(0)) == "crossfade"
+    assert choose_transition("cut to the sea", 2, rng(0)) == "match_move"
+    assert choose_transition("morph", 1, rng(0)) is None  # one image: nothing to transition
+    assert {choose_transition("a harbour", 2, rng(seed)) for seed in range(30)} == set(TRANSITIONS)
+
+
+def test_shots_cover_the_timeline_with_blends_that_sum_to_one() -> None:
+    timeline = Timeline.plan(120, 3, 24, "crossfade")
+    assert timeline.blend == pytest.approx(16.0)  # 0.4 of a 40-frame segment, under 0.8 s
+    for index in range(120):
+        shot = timeline.shot(index)
+        assert 0.0 <= shot.mix <= 1.0 and (shot.incoming is None) == (shot.mix == 0.0)
+    assert timeline.shot(0).image == 0 and timeline.shot(119).image == 2
+    middle = timeline.shot(40)
+    assert (middle.image, middle.incoming, middle.mix) == (0, 1, pytest.approx(0.5))
+    assert Timeline.plan(120, 2, 24, "match_move").blend == pytest.approx(6.0)  # 0.25 s
+    assert Timeline.plan(120, 2, 24, "morph").blend == pytest.approx(24.0)  # 1 s
+    assert Timeline.plan(120, 1, 24, "morph").blend == 0.0
+
+
+def redness(frame: np.ndarray) -> float:
+    return float(frame[..., 0].mean() - frame[..., 2].mean())
+
+
+def test_several_images_crossfade_in_order() -> None:
+    red = textured_image(256, 144, seed=1, tint=(1.0, 0.2, 0.2))
+    blue = textured_image(256, 144, seed=2, tint=(0.2, 0.2, 1.0))
+    frames = frames_for("pan left", [red, blue], count=48, transition="crossfade")
+    # Two images over 48 frames: the crossfade spans about frames 19..29, centred on frame 24.
+    assert min(map(redness, frames[:18])) > 50
+    assert max(map(redness, frames[30:])) < -50
+    assert -50 < redness(frames[24]) < 50  # mid-crossfade: a blend of both
+    fading = [redness(frame) for frame in frames[19:30]]
+    assert all(a > b for a, b in itertools.pairwise(fading))
+
+
+def test_morph_moves_shapes_instead_of_ghosting_them() -> None:
+    """Two photos of the same scene 12 px apart: half-way, a morph shows it 6 px along, sharp;
+    a crossfade shows both copies at half strength."""
+    scene = textured_image(320, 180, seed=4)
+    moved = np.ascontiguousarray(np.roll(scene, 12, axis=1))
+    halfway = np.roll(scene, 6, axis=1).astype(int)
+    frames = {
+        kind: frames_for("static", [scene, moved], count=48, size=(320, 180), transition=kind)
+        for kind in ("morph", "crossfade")
+    }
+
+    def error(frame: np.ndarray) -> float:
+        return float(np.abs(frame.astype(int) - halfway)[20:-20, 30:-30].mean())
+
+    assert error(frames["morph"][24]) < 0.5 * error(frames["crossfade"][24])
+    assert np.array_equal(frames["morph"][0], frames["crossfade"][0])  # outside the transition: the same
+
+
+def test_morph_flow_recovers_a_shift() -> None:
+    scene = cv2.cvtColor(textured_image(320, 180, seed=4), cv2.COLOR_RGB2RGBA)
+    flow = morph_flow(scene, np.ascontiguousarray(np.roll(scene, 10, axis=1)))
+    centre = (slice(60, 120), slice(100, 220))
+    assert flow.forward[0][centre].mean() == pytest.approx(10.0, abs=1.0)
+    assert abs(flow.forward[1][centre].mean()) < 0.5
+    assert flow.backward[0][centre].mean() == pytest.approx(-10.0, abs=1.0)
+
+
+def test_match_move_carries_the_camera_across_the_cut_faster() -> None:
+    timeline = Timeline.plan(48, 2, 24, "match_move")
+    cut = timeline.cut(1)
+    assert dict(timeline.momentum_share(0, round(cut))) == {1: pytest.approx(0.5)}
+    assert dict(timeline.momentum_share(1, round(cut))) == {1: pytest.approx(-0.5)}
+    assert timeline.momentum_share(0, 0) == [] and timeline.momentum_share(1, 47) == []
+    # Measured on screen: the pan runs faster around the cut than the eased path alone would.
+    image = textured_image(256, 144, seed=6)
+    frames = frames_for("pan right", [image, image], count=48, transition="match_move")
+    plain = frames_for("pan right", [image, image], count=48, transition=None)
+
+    def speed(sequence: list[np.ndarray], index: int) -> float:
+        return -patch_shift(sequence[index - 1], sequence[index], (40, 20, 216, 124))
+
+    assert speed(frames, 21) > 1.3 * speed(plain, 21)
