@@ -24,7 +24,7 @@ def main() -> None:
     body = JOB | {"images": ["data:image/png;base64," + base64.b64encode(image).decode()]}
     with running_server(workers=1) as server:
         (server.work / "photo.png").write_bytes(image)
-        to_succeed, to_download = [], []
+        to_succeed, to_download, pickup = [], [], []
         with httpx.Client(base_url=server.base_url, headers=server.headers) as http:
             for _ in range(RUNS):
                 started = time.perf_counter()
@@ -35,6 +35,8 @@ def main() -> None:
                         break
                     time.sleep(0.02)
                 to_succeed.append(time.perf_counter() - started)
+                times = doc["extra"]["debug_info"]
+                pickup.append((int(times["execute_time_ms"]) - int(times["submit_time_ms"])) / 1000)
                 httpx.get(doc["videos"][0]["video_url"]).raise_for_status()
                 to_download.append(time.perf_counter() - started)
     work, env = server.work, server.env
@@ -50,6 +52,8 @@ def main() -> None:
     print(f"5 s 720p24, one 1280x720 photo, {RUNS} runs each (median, min):")
     print(f"  serve: submit -> SUCCEED     {statistics.median(to_succeed):.2f} s  {min(to_succeed):.2f} s")
     print(f"  serve: submit -> downloaded  {statistics.median(to_download):.2f} s  {min(to_download):.2f} s")
+    pickup_ms = [p * 1000 for p in pickup]
+    print(f"  idle worker pick-up          {statistics.median(pickup_ms):.0f} ms  {min(pickup_ms):.0f} ms")
     print(f"  vidgate generate (process)   {statistics.median(generate):.2f} s  {min(generate):.2f} s")
 
 
