@@ -15,8 +15,6 @@ import typer
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
-    from vidgate.api.schemas import SubmitRequest
-    from vidgate.media.audio.soundtrack import Soundtrack
     from vidgate.store.sql import SqlTaskStore
 
 app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
@@ -149,10 +147,12 @@ def generate(
     """Render locally with no server, through the same engine path as the worker."""
     from vidgate.api.schemas import SubmitRequest
     from vidgate.engines import get_engine
-    from vidgate.engines.base import RenderJob
+    from vidgate.engines.base import RenderError
     from vidgate.errors import VidgateError
     from vidgate.inputs.images import decode_png, normalise
-    from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
+    from vidgate.media.watermark import Watermark, WatermarkStyle
+    from vidgate.tasks.model import TaskParams
+    from vidgate.worker.jobs import build_render_job
 
     settings = Settings()
     try:
@@ -180,22 +180,25 @@ def generate(
         raise typer.Exit(2) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    soundtrack = _soundtrack(request, used_seed, settings)
-    engine = get_engine(settings.engine)
-    job = RenderJob(
-        images=arrays,
+    params = TaskParams(
+        images=[],  # the decoded arrays below are the images
         prompt=request.prompt,
         duration=request.duration,
-        short_side=int(request.resolution.removesuffix("p")),
-        movement_amplitude=request.movement_amplitude,  # type: ignore[arg-type]
+        resolution=request.resolution,
+        movement_amplitude=request.movement_amplitude,
         seed=used_seed,
-        output_path=output,
-        encoder_threads=settings.encoder_threads,
-        quality=quality or settings.quality,
-        audio=soundtrack.samples if soundtrack else None,
-        frame_filter=Watermark(WatermarkStyle.from_settings(settings)) if request.watermark else None,
-        metadata=provenance_tags(engine.name, used_seed),
+        bgm=request.bgm,
+        audio=request.audio,
+        voice_id=request.voice_id,
+        watermark=request.watermark,
     )
+    engine = get_engine(settings.engine)
+    mark = Watermark(WatermarkStyle.from_settings(settings))
+    try:
+        job, sound_info = build_render_job(params, arrays, output, settings, engine.name, mark, quality)
+    except RenderError as exc:
+        typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     result = engine.render(job, lambda _f: None, lambda: False)
     typer.echo(
         json.dumps(
@@ -205,33 +208,11 @@ def generate(
                 "width": result.width,
                 "height": result.height,
                 "frames": result.frames,
-                **(soundtrack.info if soundtrack else {}),
+                **sound_info,
                 **result.info,
             }
         )
     )
-
-
-def _soundtrack(request: SubmitRequest, seed: int, settings: Settings) -> Soundtrack | None:
-    """The same soundtrack a worker would make, or exit 2 with the reason submit would give."""
-    from vidgate.media.audio.mix import SpeechDoesNotFit
-    from vidgate.media.audio.soundtrack import SoundOptions, build_soundtrack
-    from vidgate.media.audio.voices import UnknownVoice
-
-    try:
-        return build_soundtrack(
-            request.prompt,
-            request.duration,
-            seed,
-            len(request.images),
-            bgm=request.bgm,
-            audio=request.audio,
-            voice_id=request.voice_id,
-            options=SoundOptions.from_settings(settings),
-        )
-    except (SpeechDoesNotFit, UnknownVoice) as exc:
-        typer.echo(f"error: INVALID_REQUEST_BODY: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _ensure_dev_key(settings: Settings, store: SqlTaskStore) -> str:

@@ -18,7 +18,6 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,11 +37,10 @@ from vidgate.errors import (
     ImageError,
     InvalidImageFormat,
     InvalidImageUrl,
-    InvalidRequestBody,
 )
 from vidgate.inputs.fetch import ImageFetcher, log_private_urls_allowed
 from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_image
-from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
+from vidgate.media.watermark import Watermark, WatermarkStyle
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
@@ -51,9 +49,7 @@ from vidgate.tasks.model import Task
 from vidgate.tasks.offpeak import window_is_open
 from vidgate.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
 from vidgate.webhooks import WebhookSender
-
-if TYPE_CHECKING:
-    from vidgate.media.audio.soundtrack import Soundtrack
+from vidgate.worker.jobs import build_render_job
 
 log = logging.getLogger("vidgate.worker")
 PROGRESS_INTERVAL_S = 0.5
@@ -239,49 +235,8 @@ class Worker:
         return store_image(self.objects, png)
 
     def _job(self, task: Task, images: list[np.ndarray], output: Path) -> tuple[RenderJob, dict[str, object]]:
-        """The render job, with its soundtrack and watermark made here so that every engine gets
-        them alike; and the soundtrack's notes for the result (e.g. `voice_id_used`)."""
-        p = task.params
-        soundtrack = self._soundtrack(task, len(images))
-        job = RenderJob(
-            images=images,
-            prompt=p.prompt,
-            duration=p.duration,
-            short_side=p.short_side,
-            movement_amplitude=p.movement_amplitude,  # type: ignore[arg-type]
-            seed=p.seed,
-            output_path=output,
-            encoder_threads=self.settings.encoder_threads,
-            quality=self.settings.quality,
-            audio=soundtrack.samples if soundtrack else None,
-            frame_filter=self._watermark() if p.watermark else None,
-            metadata=provenance_tags(self.engine.name, p.seed),
-        )
-        return job, soundtrack.info if soundtrack else {}
-
-    def _soundtrack(self, task: Task, keyframes: int) -> Soundtrack | None:
-        p = task.params
-        if not (p.bgm or p.audio):
-            return None
-        # Imported here: scipy and pyloudnorm cost most of a second, paid only by tasks with sound.
-        from vidgate.media.audio.mix import SpeechDoesNotFit
-        from vidgate.media.audio.soundtrack import SoundOptions, build_soundtrack
-        from vidgate.media.audio.voices import UnknownVoice
-
-        try:
-            return build_soundtrack(
-                p.prompt,
-                p.duration,
-                p.seed,
-                keyframes,
-                bgm=p.bgm,
-                audio=p.audio,
-                voice_id=p.voice_id,
-                options=SoundOptions.from_settings(self.settings),
-            )
-        except (SpeechDoesNotFit, UnknownVoice) as exc:
-            # Checked at submit; only settings changed since (speed limit, strict voices) land here.
-            raise RenderError(InvalidRequestBody.reason, str(exc)) from None
+        watermark = self._watermark() if task.params.watermark else None
+        return build_render_job(task.params, images, output, self.settings, self.engine.name, watermark)
 
     def _watermark(self) -> Watermark:
         if self._watermark_filter is None:
