@@ -124,3 +124,23 @@ def test_generate_quality_presets_trade_size_for_speed(cli_env: Path, tmp_path: 
         "generate", str(image), "--prompt", "x", "--quality", "ultra", "-o", str(tmp_path / "u.mp4")
     )
     assert code == 2 and not (tmp_path / "u.mp4").exists()
+
+
+def test_the_dev_key_file_is_owner_only_and_works(cli_env: Path) -> None:
+    from vidgate.cli import _ensure_dev_key
+    from vidgate.settings import Settings
+    from vidgate.store.db import migrate, open_engine
+    from vidgate.store.sql import SqlTaskStore
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = open_engine(settings.resolved_database_url())
+    migrate(engine)
+    store = SqlTaskStore(engine)
+    (cli_env).mkdir(parents=True, exist_ok=True)
+    (cli_env / "dev-api-key").write_text("vg_stale\n")  # a key that no longer authenticates
+    secret = _ensure_dev_key(settings, store)
+    path = cli_env / "dev-api-key"
+    assert path.stat().st_mode & 0o077 == 0 and path.read_text().strip() == secret
+    assert store.authenticate(secret) is not None
+    assert _ensure_dev_key(settings, store) == secret, "a working key is kept"
+    engine.dispose()

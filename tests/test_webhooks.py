@@ -29,9 +29,9 @@ def submit_and_finish(api: Api, url: str) -> str:
     return task_id
 
 
-def sender(api: Api) -> WebhookSender:
+def sender(api: Api, base_url: str = "http://vidgate.test") -> WebhookSender:
     secret = api.services.settings.resolved_webhook_secret()
-    return WebhookSender(api.services, secret, "http://vidgate.test")
+    return WebhookSender(api.services, secret, base_url)
 
 
 def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> None:
@@ -54,23 +54,33 @@ def test_failures_are_retried_with_the_same_id_then_given_up(
     monkeypatch.setattr(webhooks, "RETRY_DELAYS_S", (0, 0))
     receiver.statuses = [500, 503, 500]
     task_id = submit_and_finish(api, receiver.url)
-    outbox = WebhookOutbox(api.services.store.engine)
+    outbox = WebhookOutbox(api.services.store)
     with httpx.Client() as http:
         for _ in range(3):
-            assert sender(api).deliver_due(http) == 1
-        assert outbox.claim_due() == [], "after the last retry the delivery is failed, not retried"
+            assert sender(api).deliver_due(http, limit=1) == 1
+        assert outbox.claim_one() is None, "after the last retry the delivery is failed, not retried"
     ids = {headers["webhook-id"] for headers, _ in receiver.received}
     assert ids == {f"msg_{task_id}"} and len(receiver.received) == 3
 
 
 def test_a_crashed_sender_leaves_the_delivery_to_another(api: Api, receiver: Receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     submit_and_finish(api, receiver.url)
-    outbox = WebhookOutbox(api.services.store.engine)
-    assert len(outbox.claim_due()) == 1  # this sender "crashes" holding the lease
-    assert outbox.claim_due() == []
-    monkeypatch.setattr(webhooks, "SEND_LEASE_MS", 0)
+    outbox = WebhookOutbox(api.services.store)
+    first = outbox.claim_one()  # this sender stalls holding the lease
+    assert first is not None and outbox.claim_one() is None
     monkeypatch.setattr(webhooks, "now_ms", lambda: 2**62)  # long after the lease ran out
-    assert len(outbox.claim_due()) == 1
+    second = outbox.claim_one()
+    assert second is not None and second[0] == first[0]
+    assert outbox.record(second[0], second[1], delivered=True) == "delivered"
+    assert outbox.record(first[0], first[1], delivered=False) is None, "the stalled sender's outcome is void"
+
+
+def test_video_links_use_the_url_the_task_was_submitted_to(api: Api, receiver: Receiver) -> None:
+    submit_and_finish(api, receiver.url)
+    with httpx.Client() as http:
+        assert sender(api, base_url="").deliver_due(http) == 1
+    document = json.loads(receiver.received[0][1])
+    assert document["videos"][0]["video_url"].startswith("http://testserver/v3/files/")
 
 
 def test_tasks_without_a_webhook_send_nothing(api: Api, receiver: Receiver) -> None:

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -193,7 +194,7 @@ def generate(
         watermark=request.watermark,
     )
     engine = get_engine(settings.engine)
-    mark = Watermark(WatermarkStyle.from_settings(settings))
+    mark = Watermark(WatermarkStyle.from_settings(settings)) if request.watermark else None
     try:
         job, sound_info = build_render_job(params, arrays, output, settings, engine.name, mark, quality)
     except RenderError as exc:
@@ -224,8 +225,9 @@ def _ensure_dev_key(settings: Settings, store: SqlTaskStore) -> str:
         if store.authenticate(secret) is not None:
             return secret
     _record, secret = store.create_key("dev", "dev")
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secret + "\n")  # created owner-only: never readable by others, not even briefly
     return secret
 
 

@@ -22,10 +22,11 @@ import threading
 import time
 
 import httpx
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from vidgate.api.service import Services
 from vidgate.store.clock import now_ms
+from vidgate.store.sql import SqlTaskStore
 from vidgate.store.tables import tasks
 from vidgate.tasks.model import TaskStatus
 
@@ -63,53 +64,61 @@ def _is_name(host: str) -> bool:
 
 
 class WebhookOutbox:
-    """Delivery state kept on the task rows; every change is a compare-and-set."""
+    """Delivery state kept on the task rows; every change is a compare-and-set.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    States: `pending` (set at submit when a URL is given; due once the task ends), `sending` (a
+    sender holds it until `webhook_next_ms`), `retry` (due at `webhook_next_ms`), `delivered`,
+    `failed`. Tasks without a webhook have no state and are never looked at."""
 
-    def claim_due(self, limit: int = 10) -> list[str]:
-        now = now_ms()
-        due = and_(
-            tasks.c.webhook_url.is_not(None),
+    def __init__(self, store: SqlTaskStore) -> None:
+        self.store = store
+
+    def _due(self, now: int) -> ColumnElement[bool]:
+        return and_(
             tasks.c.status.in_(TERMINAL),
             or_(
-                tasks.c.webhook_state.is_(None),
+                tasks.c.webhook_state == "pending",
                 and_(tasks.c.webhook_state.in_(("retry", "sending")), tasks.c.webhook_next_ms <= now),
             ),
         )
-        with self.engine.connect() as conn:
-            candidates = list(conn.execute(select(tasks.c.id).where(due).limit(limit)).scalars())
-        claimed = []
-        for task_id in candidates:
-            take = update(tasks).where(tasks.c.id == task_id, due)
-            with self.engine.begin() as conn:
-                result = conn.execute(
-                    take.values(webhook_state="sending", webhook_next_ms=now + SEND_LEASE_MS)
-                )
-            if result.rowcount == 1:
-                claimed.append(task_id)
-        return claimed
 
-    def record(self, task_id: str, delivered: bool) -> str:
-        """Record one attempt's outcome; returns the new state."""
-        with self.engine.begin() as conn:
+    def claim_one(self) -> tuple[str, int] | None:
+        """Take one due delivery: (task id, the lease we wrote, which `record` must still find)."""
+        now = now_ms()
+        with self.store.engine.connect() as conn:
+            task_id = conn.execute(select(tasks.c.id).where(self._due(now)).limit(1)).scalar_one_or_none()
+        if task_id is None:
+            return None
+        lease = now + SEND_LEASE_MS
+        take = update(tasks).where(tasks.c.id == task_id, self._due(now))
+        with self.store._write_transaction() as conn:
+            taken = conn.execute(take.values(webhook_state="sending", webhook_next_ms=lease)).rowcount == 1
+        return (task_id, lease) if taken else None
+
+    def record(self, task_id: str, lease: int, delivered: bool) -> str | None:
+        """Record one attempt's outcome; returns the new state, or None when our lease ran out and
+        another sender took the delivery over (its outcome is the one that counts)."""
+        with self.store.engine.connect() as conn:
             attempts = conn.execute(
                 select(tasks.c.webhook_attempts).where(tasks.c.id == task_id)
             ).scalar_one()
-            attempts += 1
-            if delivered:
-                state, next_ms = "delivered", None
-            elif attempts > len(RETRY_DELAYS_S):
-                state, next_ms = "failed", None
-            else:
-                state, next_ms = "retry", now_ms() + RETRY_DELAYS_S[attempts - 1] * 1000
-            conn.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.webhook_state == "sending")
-                .values(webhook_state=state, webhook_attempts=attempts, webhook_next_ms=next_ms)
+        attempts += 1
+        if delivered:
+            state, next_ms = "delivered", None
+        elif attempts > len(RETRY_DELAYS_S):
+            state, next_ms = "failed", None
+        else:
+            state, next_ms = "retry", now_ms() + RETRY_DELAYS_S[attempts - 1] * 1000
+        ours = and_(tasks.c.webhook_state == "sending", tasks.c.webhook_next_ms == lease)
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id, ours)
+            .values(
+                webhook_state=state, webhook_attempts=tasks.c.webhook_attempts + 1, webhook_next_ms=next_ms
             )
-        return state
+        )
+        with self.store._write_transaction() as conn:
+            return state if conn.execute(statement).rowcount == 1 else None
 
 
 class WebhookSender:
@@ -117,10 +126,11 @@ class WebhookSender:
 
     def __init__(self, services: Services, secret: str, base_url: str, interval: float = 1.0) -> None:
         self.services, self.secret, self.base_url, self.interval = services, secret, base_url, interval
-        self.outbox = WebhookOutbox(services.store.engine)
+        self.outbox = WebhookOutbox(services.store)
 
     def run(self, stop: threading.Event) -> None:
-        with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as http:
+        # trust_env=False: a proxy from the environment would connect on our behalf, to anything.
+        with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as http:
             while not stop.is_set():
                 try:
                     sent = self.deliver_due(http)
@@ -130,24 +140,27 @@ class WebhookSender:
                 if not sent:
                     stop.wait(self.interval)
 
-    def deliver_due(self, http: httpx.Client) -> int:
-        claimed = self.outbox.claim_due()
-        for task_id in claimed:
+    def deliver_due(self, http: httpx.Client, limit: int = 10) -> int:
+        """Deliver up to `limit` due webhooks, one claim at a time; returns how many were tried."""
+        tried = 0
+        while tried < limit and (claim := self.outbox.claim_one()) is not None:
+            task_id, lease = claim
+            tried += 1
             task = self.services.store.get_task(task_id)
-            if task is None or not task.params.extra.get("webhook"):
+            if task is None:
                 continue
             url = task.params.extra["webhook"]["url"]
-            document = self.services.result_document(task, self.base_url)
-            body = document.model_dump_json().encode()
+            base_url = self.base_url or task.params.extra["webhook"].get("result_base_url", "")
+            body = self.services.result_document(task, base_url).model_dump_json().encode()
             headers = signed_headers(self.secret, f"msg_{task.id}", body)
             delivered = False
             try:
                 delivered = self._post(http, url, body, headers)
             except Exception as exc:
                 log.info("webhook for %s to %s failed: %s", task.id, url, exc)
-            state = self.outbox.record(task.id, delivered)
-            log.info("webhook for %s: %s", task.id, state)
-        return len(claimed)
+            state = self.outbox.record(task.id, lease, delivered)
+            log.info("webhook for %s: %s", task.id, state or "taken over by another sender")
+        return tried
 
     def _post(self, http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> bool:
         """POST to the address that was checked just now (the receiver's DNS may have changed since
@@ -163,4 +176,7 @@ class WebhookSender:
             headers=headers | {"Host": target.host_header},
             extensions=extensions,
         )
-        return http.send(request).is_success
+        # Only the status matters: the receiver's body is never read, so it cannot flood our memory.
+        response = http.send(request, stream=True)
+        response.close()
+        return response.is_success

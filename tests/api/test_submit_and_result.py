@@ -129,8 +129,9 @@ def test_list_tasks_newest_first_with_cursor_and_status_filter(api: Api) -> None
     assert len(queued.json()["tasks"]) == 3
     bad = api.client.get("/v3/async/tasks", params={"status": "DONE"}, headers=api.headers)
     assert bad.status_code == 400 and bad.json()["reason"] == "INVALID_REQUEST_BODY"
-    bad_cursor = api.client.get("/v3/async/tasks", params={"cursor": "zzz"}, headers=api.headers)
-    assert bad_cursor.status_code == 400
+    for cursor in ("zzz", f"²_{ids[0]}", f"{'9' * 40}_{ids[0]}"):
+        bad_cursor = api.client.get("/v3/async/tasks", params={"cursor": cursor}, headers=api.headers)
+        assert bad_cursor.status_code == 400 and bad_cursor.json()["reason"] == "INVALID_REQUEST_BODY"
 
 
 def test_health_endpoints(api: Api) -> None:

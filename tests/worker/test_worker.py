@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import Api, ImageServer
 from helpers import data_uri, make_image, probe
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
@@ -188,3 +190,19 @@ def test_a_normal_task_submitted_after_an_off_peak_one_runs_first(api: Api) -> N
     assert api.result(off_peak).json()["task"]["status"] == "TASK_STATUS_QUEUED"
     assert worker.run_once(), "with nothing else waiting, the off-peak task runs"
     assert api.result(off_peak).json()["task"]["status"] == "TASK_STATUS_SUCCEED"
+
+
+def test_a_database_blip_while_reporting_progress_does_not_abort_the_render(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 2}).json()["task_id"]
+    store = api.services.store
+
+    def flaky_progress(*_args: object) -> bool:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(store, "set_progress", flaky_progress)
+    monkeypatch.setattr("vidgate.worker.runner.PROGRESS_INTERVAL_S", 0.0)
+    assert make_worker(api).run_once()
+    task = store.get_task(task_id)
+    assert task is not None and task.status is TaskStatus.SUCCEED and task.attempt == 1

@@ -66,7 +66,9 @@ def submit(
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmitResponse:
-    task = services(request).submit(key.tenant_id, body, idempotency_key, key=key)
+    task = services(request).submit(
+        key.tenant_id, body, idempotency_key, key=key, base_url=str(request.base_url)
+    )
     return SubmitResponse(task_id=task.id)
 
 
@@ -108,7 +110,8 @@ def list_tasks(
     after = None
     if cursor is not None:
         created, _, task_id = cursor.partition("_")
-        if not created.isdigit() or not is_task_id(task_id):
+        # isascii: "²".isdigit() is true, int("²") is not; 15 digits: milliseconds for 30,000 years.
+        if not (created.isascii() and created.isdigit() and len(created) <= 15) or not is_task_id(task_id):
             raise InvalidRequestBody("Field 'cursor': not a cursor this server issued.", {"field": "cursor"})
         after = (int(created), task_id)
     tasks = svc.store.list_tasks(key.tenant_id, status=wanted, limit=limit, after=after)

@@ -8,6 +8,7 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from vidgate.api.schemas import (
@@ -54,6 +55,7 @@ class Services:
         idempotency_key: str | None = None,
         *,
         key: ApiKey | None = None,
+        base_url: str = "",
     ) -> Task:
         """With `key`, the task counts against that key's limits (429 when they are used up)."""
         if len(request.images) > self.settings.max_images:
@@ -81,7 +83,7 @@ class Services:
             voice_id=request.voice_id,
             off_peak=request.off_peak,
             watermark=request.watermark,
-            extra=request.extra.model_dump(exclude_none=True) if request.extra else {},
+            extra=self._extra(request, base_url),
         )
         task, _created = self.store.create_task(
             tenant_id,
@@ -92,6 +94,15 @@ class Services:
             key=key,
         )
         return task
+
+    @staticmethod
+    def _extra(request: SubmitRequest, base_url: str) -> dict[str, Any]:
+        """The request's `extra`; a webhook also keeps the base URL the task was submitted to, for the
+        video links of its delivery (a worker does not know under which name clients reach the API)."""
+        extra = request.extra.model_dump(exclude_none=True) if request.extra else {}
+        if "webhook" in extra:
+            extra["webhook"]["result_base_url"] = base_url
+        return extra
 
     def check_webhook_url(self, url: str) -> None:
         """The same rules as image URLs: http(s), and only to public addresses unless allowed."""

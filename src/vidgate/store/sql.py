@@ -112,6 +112,7 @@ class SqlTaskStore(KeyStore):
             "created_ms": now_ms(),
             "key_id": key.id if key else None,
             "webhook_url": (params.extra.get("webhook") or {}).get("url"),
+            "webhook_state": "pending" if params.extra.get("webhook") else None,
         }
         try:
             return self._insert(row, key), True

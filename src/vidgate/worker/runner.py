@@ -129,8 +129,8 @@ class Worker:
         """Delivers webhooks of ended tasks, whichever process ended them, beside the render loop."""
         s = self.settings
         services = Services(s, self.store, self.objects, s.resolved_signing_secret(), fetcher=self.fetcher)
-        base_url = s.public_base_url or f"http://{s.host}:{s.port}"
-        return WebhookSender(services, s.resolved_webhook_secret(), base_url)
+        # Video links in webhooks use VIDGATE_PUBLIC_BASE_URL, else the URL the task was submitted to.
+        return WebhookSender(services, s.resolved_webhook_secret(), s.public_base_url)
 
     def _loop(self, stop: threading.Event, waiter: WorkWaiter) -> None:
         next_sweep = 0.0
@@ -256,7 +256,12 @@ class Worker:
             elapsed = now - started
             eta = round(elapsed / fraction * (1 - fraction)) if fraction > 0.01 else 0
             percent = min(99, int(100 * (INPUTS_SHARE + (1 - INPUTS_SHARE) * fraction)))
-            if not self.store.set_progress(task.id, task.attempt, percent, eta):
+            try:
+                owned = self.store.set_progress(task.id, task.attempt, percent, eta)
+            except Exception:  # a database blip must not abort the render; the next report retries
+                log.warning("progress of %s not recorded", task.id, exc_info=True)
+                return
+            if not owned:
                 heartbeat.lost.set()
 
         return report
