@@ -14,16 +14,13 @@ from vidgate.api.service import Services
 from vidgate.inputs.fetch import log_private_urls_allowed
 from vidgate.settings import Settings
 from vidgate.storage import open_store
-from vidgate.store.db import migrate, open_engine
-from vidgate.store.sql import SqlTaskStore
+from vidgate.store.db import open_task_store
 
 
 def build_services(settings: Settings) -> Services:
-    engine = open_engine(settings.resolved_database_url())
-    migrate(engine)
     return Services(
         settings=settings,
-        store=SqlTaskStore(engine),
+        store=open_task_store(settings.resolved_database_url()),
         objects=open_store(settings),
         signing_secret=settings.resolved_signing_secret(),
     )

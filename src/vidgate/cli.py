@@ -27,12 +27,9 @@ EXAMPLE_REQUEST_FILE = "example-request.json"
 
 
 def _store(settings: Settings) -> SqlTaskStore:
-    from vidgate.store.db import migrate, open_engine
-    from vidgate.store.sql import SqlTaskStore
+    from vidgate.store.db import open_task_store
 
-    engine = open_engine(settings.resolved_database_url())
-    migrate(engine)
-    return SqlTaskStore(engine)
+    return open_task_store(settings.resolved_database_url())
 
 
 @app.command()

@@ -16,6 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from vidgate.store.sql import SqlTaskStore
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -51,3 +53,10 @@ def migrate(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # the same, by taking SQLite's write lock first
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def open_task_store(url: str) -> SqlTaskStore:
+    """The store every process uses: the engine opened and the schema brought up to date."""
+    engine = open_engine(url)
+    migrate(engine)
+    return SqlTaskStore(engine)

@@ -111,7 +111,6 @@ class SqlTaskStore(KeyStore):
             "request_hash": request_hash,
             "created_ms": now_ms(),
             "key_id": key.id if key else None,
-            "webhook_url": (params.extra.get("webhook") or {}).get("url"),
             "webhook_state": "pending" if params.extra.get("webhook") else None,
         }
         try:

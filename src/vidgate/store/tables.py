@@ -49,7 +49,6 @@ tasks = Table(
     Index("ix_tasks_key_status", "key_id", "status"),
     Index("ix_tasks_key_created", "key_id", "created_ms"),
     # Webhook delivery (migration 0003): the task row is the outbox; see vidgate/webhooks.py.
-    Column("webhook_url", Text),
     Column("webhook_state", String(16)),  # NULL (not yet), sending, retry, delivered, failed
     Column("webhook_attempts", Integer, nullable=False, server_default="0"),
     Column("webhook_next_ms", BigInteger),  # retry time, or the sender's lease while sending

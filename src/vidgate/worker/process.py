@@ -11,8 +11,7 @@ from multiprocessing.process import BaseProcess
 
 from vidgate.settings import Settings
 from vidgate.storage import open_store
-from vidgate.store.db import migrate, open_engine
-from vidgate.store.sql import SqlTaskStore
+from vidgate.store.db import open_task_store
 from vidgate.worker.runner import Worker
 
 log = logging.getLogger("vidgate.worker")
@@ -20,9 +19,7 @@ ORPHAN_CHECK_S = 0.5
 
 
 def build_worker(settings: Settings) -> Worker:
-    engine = open_engine(settings.resolved_database_url())
-    migrate(engine)
-    return Worker(settings, SqlTaskStore(engine), open_store(settings))
+    return Worker(settings, open_task_store(settings.resolved_database_url()), open_store(settings))
 
 
 def run_worker_until_signalled(settings: Settings, parent_pid: int | None = None) -> None:
