@@ -13,6 +13,7 @@ from vidgate.engines.motion import MotionEngine
 from vidgate.engines.motion.camera import CameraMove, plan_camera
 from vidgate.engines.motion.frames import FramePlan, RenderNotes, generate_frames
 from vidgate.engines.motion.grammar import Transition
+from vidgate.media.colour import yuv_to_rgb
 
 SIZE = (256, 144)
 
@@ -53,8 +54,26 @@ def frames_for(
     transition: Transition | None = None,
     notes: RenderNotes | None = None,
 ) -> list[np.ndarray]:
+    """The frames as RGB, converted back from the engine's YUV (exact to +-2 levels)."""
+    yuv = yuv_frames_for(prompt, images, amplitude, count, seed, size, quality, transition, notes)
+    return [yuv_to_rgb(frame) for frame in yuv]
+
+
+def yuv_frames_for(
+    prompt: str,
+    images: list[np.ndarray],
+    amplitude: str = "auto",
+    count: int = 24,
+    seed: int = 1,
+    size: tuple[int, int] = SIZE,
+    quality: str = "balanced",
+    transition: Transition | None = None,
+    notes: RenderNotes | None = None,
+) -> list[np.ndarray]:
+    """The frames as the engine renders them: YUV and a fourth channel (see engines/motion/render.py)."""
     move = plan_camera(prompt, amplitude, np.random.default_rng(seed), duration_s=count / 24)
-    return render_move(move, images, count, size, quality, transition, notes)
+    plan = FramePlan(images, move, size[0], size[1], count, 24, transition, quality)
+    return [frame.pixels for frame in generate_frames(plan, lambda _: None, lambda: False, notes)]
 
 
 def render_move(
@@ -63,11 +82,10 @@ def render_move(
     count: int = 24,
     size: tuple[int, int] = SIZE,
     quality: str = "balanced",
-    transition: Transition | None = None,
-    notes: RenderNotes | None = None,
 ) -> list[np.ndarray]:
-    plan = FramePlan(images, move, size[0], size[1], count, 24, transition, quality)
-    return list(generate_frames(plan, lambda _: None, lambda: False, notes))
+    """The frames of a given camera move, as RGB."""
+    plan = FramePlan(images, move, size[0], size[1], count, 24, None, quality)
+    return [yuv_to_rgb(frame.pixels) for frame in generate_frames(plan, lambda _: None, lambda: False)]
 
 
 def mean_motion(frames: list[np.ndarray]) -> float:

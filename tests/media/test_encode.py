@@ -14,6 +14,7 @@ import pytest
 
 from vidgate.engines.base import RenderCancelled
 from vidgate.media import encode
+from vidgate.media.colour import YuvFrame, rgb_to_yuv
 from vidgate.media.encode import PIPELINE_DEPTH, VideoEncoder, encode_frames
 
 WIDTH, HEIGHT, FPS = 160, 96, 24
@@ -172,4 +173,33 @@ def test_rejects_bad_parameters_and_empty_videos(tmp_path: Path) -> None:
         VideoEncoder(tmp_path / "q.mp4", WIDTH, HEIGHT, quality="ultra")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no frames"):
         encode_frames(iter([]), tmp_path / "empty.mp4", WIDTH, HEIGHT)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_yuv_frames_encode_like_the_same_rgb_frames(tmp_path: Path) -> None:
+    rgb_out, yuv_out = tmp_path / "rgb.mp4", tmp_path / "yuv.mp4"
+    encode_frames(moving_frames(12), rgb_out, WIDTH, HEIGHT)
+    encode_frames((YuvFrame(rgb_to_yuv(frame)) for frame in moving_frames(12)), yuv_out, WIDTH, HEIGHT)
+
+    def decoded(path: Path) -> list[np.ndarray]:
+        with av.open(str(path)) as container:
+            return [frame.to_ndarray(format="rgb24").astype(int) for frame in container.decode(video=0)]
+
+    rgb_frames, yuv_frames = decoded(rgb_out), decoded(yuv_out)
+    assert len(yuv_frames) == 12
+    for original, from_rgb, from_yuv in zip(moving_frames(12), rgb_frames, yuv_frames, strict=True):
+        # The same colours, and no more loss than the swscale path (the chroma is halved differently).
+        loss_rgb, loss_yuv = (np.abs(original.astype(int) - f).mean() for f in (from_rgb, from_yuv))
+        assert loss_yuv < 3.0 and loss_yuv <= loss_rgb + 0.25
+
+
+def test_rejects_frames_of_the_wrong_shape(tmp_path: Path) -> None:
+    wrong = [
+        np.zeros((HEIGHT, WIDTH, 4), np.uint8),  # RGBA is not RGB
+        YuvFrame(np.zeros((HEIGHT, WIDTH + 2, 3), np.uint8)),
+        YuvFrame(np.zeros((HEIGHT, WIDTH, 3), np.float32)),
+    ]
+    for frame in wrong:
+        with pytest.raises(ValueError, match="expected uint8 frame"):
+            encode_frames(iter([frame]), tmp_path / "out.mp4", WIDTH, HEIGHT)
     assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from helpers import make_image
+from vidgate.media.colour import YuvFrame, rgb_to_yuv
 from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
 
 
@@ -96,3 +97,17 @@ def test_provenance_tags_say_machine_generated_engine_and_seed() -> None:
     assert tags["generator_engine"] == "motion" and tags["generator_seed"] == "42"
     assert "AI-generated" in tags["comment"] and "42" in tags["comment"]
     assert tags["digital_source_type"].endswith("trainedAlgorithmicMedia")
+
+
+def test_yuv_frames_get_the_same_mark() -> None:
+    frame = photo()
+    marked_rgb = Watermark()(frame)
+    marked_yuv = Watermark()(YuvFrame(rgb_to_yuv(frame)))
+    assert isinstance(marked_yuv, YuvFrame)
+    # Blending in YUV with converted colours is the same as converting the blend: equal to rounding.
+    assert np.abs(marked_yuv.pixels.astype(int) - rgb_to_yuv(marked_rgb)).max() <= 1
+    four_channels = np.dstack([rgb_to_yuv(frame), np.full((720, 1280), 255, np.uint8)])
+    marked_four = Watermark()(YuvFrame(four_channels))
+    assert isinstance(marked_four, YuvFrame)
+    assert np.array_equal(marked_four.pixels[..., :3], marked_yuv.pixels)
+    assert (marked_four.pixels[..., 3] == 255).all(), "the spare channel is left alone"

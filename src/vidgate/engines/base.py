@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from vidgate.media.encode import FrameFilter
+
 Amplitude = Literal["auto", "small", "medium", "high"]
 
 # Called with a fraction in [0, 1]; cheap, may be called every frame.
@@ -51,8 +53,8 @@ class RenderJob:
     # The finished soundtrack, float32 (samples, 2) at 48 kHz and `duration` long, or None for a
     # silent video (no audio stream at all). Built before rendering, independently of the engine.
     audio: np.ndarray | None = None
-    # Applied to every frame before encoding (the watermark), or None.
-    frame_filter: Callable[[np.ndarray], np.ndarray] | None = None
+    # Applied to every frame before encoding (the watermark), or None; takes RGB and YUV frames.
+    frame_filter: FrameFilter | None = None
     # MP4 container tags (provenance: machine-generated, engine, seed).
     metadata: dict[str, str] = field(default_factory=dict)
 

@@ -37,9 +37,12 @@ from typing import Literal
 import av
 import numpy as np
 
+from vidgate.media.colour import Frame, YuvFrame, pack_i420
+
 Quality = Literal["fast", "balanced", "best"]
-# Applied to every RGB frame just before encoding (e.g. the watermark); returns the frame to encode.
-FrameFilter = Callable[[np.ndarray], np.ndarray]
+# Applied to every frame just before encoding (e.g. the watermark); returns the frame to encode, in
+# the same form it was given (RGB array or YuvFrame).
+FrameFilter = Callable[[Frame], Frame]
 
 # x264 preset and CRF per quality class. Without mbtree (see above) x264 spends more bits at a given
 # CRF, so balanced and best sit one step above the usual 20 and 18; fast keeps x264's default 23.
@@ -58,7 +61,7 @@ X264_PARAMS = "mbtree=0"
 PARTIAL_SUFFIX = ".part"
 
 # Frames waiting between the renderer and the encoder: enough to smooth out jitter between the two,
-# small enough that memory stays bounded (8 x 1080p RGB is about 50 MB).
+# small enough that memory stays bounded (8 x 1080p YUVA is about 66 MB).
 PIPELINE_DEPTH = 8
 
 AUDIO_SAMPLE_RATE = 48_000
@@ -69,7 +72,11 @@ _CODEC_FLAG_BITEXACT = 1 << 23  # AV_CODEC_FLAG_BITEXACT: the codec-level twin o
 
 
 class VideoEncoder:
-    """Encode RGB frames to an H.264/yuv420p MP4 with the `moov` atom up front (`+faststart`).
+    """Encode frames to an H.264/yuv420p MP4 with the `moov` atom up front (`+faststart`).
+
+    Frames are RGB uint8 arrays (converted to BT.709 YUV by swscale) or `YuvFrame`s, already in the
+    coded colour space, which only need their chroma halved (what the motion engine sends: see
+    media/colour.py for why).
 
     Use as a context manager: leaving the block normally finalises the file; leaving it with an
     exception deletes the partial output.
@@ -163,26 +170,32 @@ class VideoEncoder:
         else:
             self.abort()
 
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one RGB uint8 frame of shape (height, width, 3), after the frame filter if any."""
+    def write(self, frame: Frame) -> None:
+        """Encode one frame, after the frame filter if any: RGB uint8 (height, width, 3), or a YuvFrame."""
         if self._closed:
             raise RuntimeError("encoder is closed")
         if self.frame_filter is not None:
             frame = self.frame_filter(frame)
-        if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
+        is_yuv = isinstance(frame, YuvFrame)
+        pixels = frame.pixels if isinstance(frame, YuvFrame) else frame
+        size_ok = pixels.ndim == 3 and pixels.shape[:2] == (self.height, self.width)
+        if pixels.dtype != np.uint8 or not size_ok or pixels.shape[2] not in ((3, 4) if is_yuv else (3,)):
             raise ValueError(
                 f"expected uint8 frame of shape {(self.height, self.width, 3)}, "
-                f"got {frame.dtype} {frame.shape}"
+                f"got {pixels.dtype} {pixels.shape}"
             )
-        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        # One swscale thread: rendering and x264 already occupy the cores, and extra threads only
-        # contend with them.
-        yuv = rgb.reformat(
-            format="yuv420p",
-            dst_colorspace="ITU709",
-            dst_color_range="MPEG",
-            threads=1,
-        )
+        if isinstance(frame, YuvFrame):
+            yuv = av.VideoFrame.from_ndarray(pack_i420(frame), format="yuv420p")
+        else:
+            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            # One swscale thread: rendering and x264 already occupy the cores, and extra threads
+            # only contend with them.
+            yuv = rgb.reformat(
+                format="yuv420p",
+                dst_colorspace="ITU709",
+                dst_color_range="MPEG",
+                threads=1,
+            )
         yuv.pts = self.frames_written
         self._container.mux(self._stream.encode(yuv))
         self.frames_written += 1
@@ -249,7 +262,7 @@ _ABORT = object()  # sentinel: the producer failed; discard the output
 
 
 def encode_frames(
-    frames: Iterable[np.ndarray],
+    frames: Iterable[Frame],
     path: str | os.PathLike[str],
     width: int,
     height: int,

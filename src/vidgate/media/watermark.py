@@ -4,7 +4,9 @@ The watermark ("AI generated" and a small sparkle glyph by default, or an image 
 drawn once per frame size into an RGBA overlay, antialiased (Pillow's text rendering, the glyph drawn
 at 4x and downsampled), with a soft shadow so that it reads on bright and dark pictures alike. Each
 frame then only blends the overlay's small rectangle: a few hundred microseconds at 1080p, and the
-same pixels on every frame, so the mark never shimmers.
+same pixels on every frame, so the mark never shimmers. Frames in YUV (media/colour.py) get the
+same blend with the overlay's colours converted, which gives the same picture: the conversion is
+affine, and an alpha blend is a weighted mean.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from vidgate.media.colour import Frame, YuvFrame, rgb_colour_to_yuv
 
 if TYPE_CHECKING:
     from vidgate.settings import Settings
@@ -61,10 +65,11 @@ class _Overlay:
     y: int
     inverse_alpha: np.ndarray  # uint16 (h, w, 1): 255 - alpha
     premultiplied: np.ndarray  # uint16 (h, w, 3): rgb * alpha + 127, for rounding on // 255
+    premultiplied_yuv: np.ndarray  # the same for YUV frames: yuv * alpha + 127
 
 
 class Watermark:
-    """A frame filter: `watermark(frame)` returns a marked copy of the RGB uint8 frame."""
+    """A frame filter: `watermark(frame)` returns a marked copy of the frame (RGB array or YuvFrame)."""
 
     def __init__(self, style: WatermarkStyle | None = None) -> None:
         self.style = style or WatermarkStyle()
@@ -81,16 +86,21 @@ class Watermark:
         h, w = overlay.inverse_alpha.shape[:2]
         return overlay.x, overlay.y, overlay.x + w, overlay.y + h
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        height, width = frame.shape[:2]
+    def __call__(self, frame: Frame) -> Frame:
+        if isinstance(frame, YuvFrame):
+            return YuvFrame(self._marked(frame.pixels, yuv=True))
+        return self._marked(frame, yuv=False)
+
+    def _marked(self, pixels: np.ndarray, yuv: bool) -> np.ndarray:
+        height, width = pixels.shape[:2]
         overlay = self._overlay(width, height)
         h, w = overlay.inverse_alpha.shape[:2]
         # A copy: engines may hand the same array over twice (a still frame), and it must not be
         # marked twice.
-        out = frame.copy()
-        roi = out[overlay.y : overlay.y + h, overlay.x : overlay.x + w]
-        blended = (roi.astype(np.uint16) * overlay.inverse_alpha + overlay.premultiplied) // 255
-        roi[...] = blended.astype(np.uint8)
+        out = pixels.copy()
+        roi = out[overlay.y : overlay.y + h, overlay.x : overlay.x + w, :3]
+        colour = overlay.premultiplied_yuv if yuv else overlay.premultiplied
+        roi[...] = ((roi.astype(np.uint16) * overlay.inverse_alpha + colour) // 255).astype(np.uint8)
         return out
 
     def _overlay(self, width: int, height: int) -> _Overlay:
@@ -133,7 +143,8 @@ class Watermark:
         rgba = np.asarray(composed).astype(np.uint16)
         alpha = np.round(rgba[..., 3:4] * self.style.opacity).astype(np.uint16)
         x, y = self._corner(width, height, box_w, box_h, margin - pad)
-        return _Overlay(x, y, 255 - alpha, rgba[..., :3] * alpha + 127)
+        yuv = np.round(rgb_colour_to_yuv(rgba[..., :3]) * alpha).astype(np.uint16)
+        return _Overlay(x, y, 255 - alpha, rgba[..., :3] * alpha + 127, yuv + 127)
 
     def _corner(self, width: int, height: int, box_w: int, box_h: int, margin: int) -> tuple[int, int]:
         margin = max(0, margin)

@@ -1,4 +1,4 @@
-"""The frame loop: camera path x timeline -> RGB frames, produced lazily, one at a time.
+"""The frame loop: camera path x timeline -> frames in YUV (media/colour.py), lazily, one at a time.
 
 Memory does not grow with duration: poses are a few floats per frame, each image is prepared
 (prescaled, split into layers) when it first appears and dropped once it has gone, and a morph's
@@ -20,6 +20,7 @@ from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.parallax import split_layers
 from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, render_view
 from vidgate.engines.motion.transitions import MorphFlow, Timeline, morph_flow, morph_frame
+from vidgate.media.colour import YuvFrame
 
 CANCEL_CHECK_EVERY = 4  # frames; should_cancel() may hit a database
 
@@ -52,8 +53,8 @@ def generate_frames(
     on_progress: ProgressCallback,
     should_cancel: CancelCheck,
     notes: RenderNotes | None = None,
-) -> Iterator[np.ndarray]:
-    """Yield `plan.frame_count` RGB frames lazily; raise RenderCancelled when asked to stop."""
+) -> Iterator[YuvFrame]:
+    """Yield `plan.frame_count` frames lazily; raise RenderCancelled when asked to stop."""
     move, timeline = plan.move, plan.timeline
     resampling = RESAMPLING[plan.quality]
     last = max(plan.frame_count - 1, 1)
@@ -83,12 +84,10 @@ def generate_frames(
             poses = [pose_at(image, i) for i in frames]
             sharpest = max(pose_at(image, i, True).zoom for i in frames) if move.parallax else None
             fit = fit_image(plan.images[image], plan.width, plan.height, poses, sharpest)
-            if move.parallax:
-                layers = split_layers(fit.levels[0].pixels)
-                fit = fit.with_layers(layers)
-                if notes is not None:
-                    notes.parallax.append("on" if layers is not None else "fallback")
-            fitted[image] = fit
+            layers = split_layers(fit.levels[0].pixels) if move.parallax else None
+            if move.parallax and notes is not None:
+                notes.parallax.append("on" if layers is not None else "fallback")
+            fitted[image] = fit.ready(layers)
         return fitted[image]
 
     last_view: tuple[tuple[int, CameraPose, CameraPose | None], np.ndarray] | None = None
@@ -125,4 +124,4 @@ def generate_frames(
         else:
             flows.clear()
         on_progress(index / plan.frame_count)
-        yield cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)
+        yield YuvFrame(frame)

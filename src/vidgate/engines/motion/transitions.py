@@ -129,9 +129,8 @@ def morph_flow(outgoing: np.ndarray, incoming: np.ndarray) -> MorphFlow:
     scale = min(1.0, FLOW_LONG_SIDE / max(width, height))
     small_size = (max(16, round(width * scale)), max(16, round(height * scale)))
 
-    def grey(view: np.ndarray) -> np.ndarray:
-        small = cv2.resize(view, small_size, interpolation=cv2.INTER_AREA)
-        return cv2.cvtColor(small, cv2.COLOR_RGBA2GRAY if view.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
+    def grey(view: np.ndarray) -> np.ndarray:  # views are YUV(A): luma is the first channel
+        return cv2.resize(cv2.extractChannel(view, 0), small_size, interpolation=cv2.INTER_AREA)
 
     a, b = grey(outgoing), grey(incoming)
     flow = cv2.DISOpticalFlow.create(cv2.DISOpticalFlow_PRESET_MEDIUM)
