@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from conftest import Api, Receiver
 from helpers import data_uri, make_image
 from vidgate import webhooks
 from vidgate.settings import new_webhook_secret
+from vidgate.storage import signing
 from vidgate.webhooks import WebhookOutbox, WebhookSender
 from vidgate.worker.runner import Worker
 
@@ -31,7 +33,8 @@ def submit_and_finish(api: Api, url: str) -> str:
 
 def sender(api: Api, base_url: str = "http://vidgate.test") -> WebhookSender:
     secret = api.services.settings.resolved_webhook_secret()
-    return WebhookSender(api.services, secret, base_url)
+    s = api.services
+    return WebhookSender(s.store, s.results, s.fetcher, secret, base_url)
 
 
 def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> None:
@@ -46,6 +49,18 @@ def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> No
     assert headers["webhook-id"] == f"msg_{task_id}" and headers["host"] == receiver.url.split("/")[2]
     with pytest.raises(WebhookVerificationError):
         Webhook(new_webhook_secret()).verify(body, headers)
+
+
+def test_the_body_is_the_task_result_document_byte_for_byte(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: 1_700_000_000.0))  # one expiry
+    task_id = submit_and_finish(api, receiver.url)
+    with httpx.Client() as http:
+        assert sender(api, base_url="").deliver_due(http) == 1
+    ((_headers, body),) = receiver.received
+    assert json.loads(body)["videos"], "a succeeded task: its signed video link is compared too"
+    assert body == api.result(task_id).content
 
 
 def test_failures_are_retried_with_the_same_id_then_given_up(

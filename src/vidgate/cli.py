@@ -143,12 +143,12 @@ def generate(
     ] = None,
 ) -> None:
     """Render locally with no server, through the same engine path as the worker."""
-    from vidgate.api.schemas import SubmitRequest
     from vidgate.engines import get_engine
     from vidgate.engines.base import RenderError
     from vidgate.errors import VidgateError
     from vidgate.inputs.images import decode_png, normalise
     from vidgate.media.watermark import Watermark, WatermarkStyle
+    from vidgate.schemas import SubmitRequest
     from vidgate.tasks.model import TaskParams
     from vidgate.worker.jobs import build_render_job
 

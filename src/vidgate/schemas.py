@@ -2,6 +2,7 @@
 
 Strict types: `"5"` is not a duration and `1` is not a boolean. Unknown fields are ignored, for
 clients written against a newer upstream. Schemas never import the database.
+Outside `api/`: webhook deliveries (`vidgate.results`) and `vidgate generate` speak the contract too.
 """
 
 from __future__ import annotations

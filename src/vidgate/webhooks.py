@@ -24,7 +24,8 @@ import time
 import httpx
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from vidgate.api.service import Services
+from vidgate.inputs.fetch import ImageFetcher
+from vidgate.results import ResultDocuments
 from vidgate.store.clock import now_ms
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.tables import tasks
@@ -124,9 +125,18 @@ class WebhookOutbox:
 class WebhookSender:
     """A thread that delivers due webhooks until `stop` is set."""
 
-    def __init__(self, services: Services, secret: str, base_url: str, interval: float = 1.0) -> None:
-        self.services, self.secret, self.base_url, self.interval = services, secret, base_url, interval
-        self.outbox = WebhookOutbox(services.store)
+    def __init__(
+        self,
+        store: SqlTaskStore,
+        results: ResultDocuments,
+        fetcher: ImageFetcher,
+        secret: str,
+        base_url: str,
+        interval: float = 1.0,
+    ) -> None:
+        self.store, self.results, self.fetcher = store, results, fetcher
+        self.secret, self.base_url, self.interval = secret, base_url, interval
+        self.outbox = WebhookOutbox(store)
 
     def run(self, stop: threading.Event) -> None:
         # trust_env=False: a proxy from the environment would connect on our behalf, to anything.
@@ -146,12 +156,12 @@ class WebhookSender:
         while tried < limit and (claim := self.outbox.claim_one()) is not None:
             task_id, lease = claim
             tried += 1
-            task = self.services.store.get_task(task_id)
+            task = self.store.get_task(task_id)
             if task is None:
                 continue
             url = task.params.extra["webhook"]["url"]
             base_url = self.base_url or task.params.extra["webhook"].get("result_base_url", "")
-            body = self.services.result_document(task, base_url).model_dump_json().encode()
+            body = self.results.document(task, base_url).model_dump_json().encode()
             headers = signed_headers(self.secret, f"msg_{task.id}", body)
             delivered = False
             try:
@@ -165,7 +175,7 @@ class WebhookSender:
     def _post(self, http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> bool:
         """POST to the address that was checked just now (the receiver's DNS may have changed since
         submit, and must not be asked twice: no rebinding window), with the right Host and SNI."""
-        target = self.services.fetcher.check(url, 0)
+        target = self.fetcher.check(url, 0)
         extensions = (
             {"sni_hostname": target.host} if target.scheme == "https" and _is_name(target.host) else {}
         )

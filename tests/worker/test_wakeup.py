@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from helpers import data_uri, make_image
-from vidgate.api.schemas import SubmitRequest
 from vidgate.api.service import Services
+from vidgate.schemas import SubmitRequest
 from vidgate.settings import Settings
 from vidgate.storage.local import LocalStore
 from vidgate.store.sql import SqlTaskStore

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 
 from vidgate.api.auth import require_key
-from vidgate.api.schemas import (
+from vidgate.api.service import Services, is_task_id
+from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
+from vidgate.schemas import (
     ErrorEnvelope,
     SubmitRequest,
     SubmitResponse,
@@ -20,8 +22,6 @@ from vidgate.api.schemas import (
     TaskResult,
     VoiceList,
 )
-from vidgate.api.service import Services, is_task_id
-from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
 from vidgate.storage.signing import verify
 from vidgate.tasks.model import ApiKey, TaskStatus
 

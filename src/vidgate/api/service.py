@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-from vidgate.api.schemas import (
-    DebugInfo,
-    ResultExtra,
-    SubmitRequest,
-    TaskInfo,
-    TaskResult,
-    Video,
-    VoiceInfo,
-    VoiceList,
-)
 from vidgate.errors import InvalidImageUrl, InvalidRequestBody, TaskNotFound
 from vidgate.inputs.fetch import ImageFetcher
 from vidgate.inputs.images import decode_data_uri, is_data_uri, normalise, store_image
 from vidgate.media.audio.voices import CATALOGUE
+from vidgate.results import ResultDocuments
+from vidgate.schemas import SubmitRequest, TaskResult, VoiceInfo, VoiceList
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
-from vidgate.storage.signing import signed_query
 from vidgate.store.sql import SqlTaskStore
-from vidgate.tasks.model import TASK_TYPE, ApiKey, Task, TaskParams, TaskStatus
-
-RESERVED_EXTRA_KEYS = frozenset(ResultExtra.model_fields)
-# Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
-SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
+from vidgate.tasks.model import ApiKey, Task, TaskParams
 
 
 @dataclass
@@ -43,10 +27,12 @@ class Services:
     objects: ObjectStore
     signing_secret: str
     fetcher: ImageFetcher = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+    results: ResultDocuments = field(init=False)
 
     def __post_init__(self) -> None:
         if self.fetcher is None:
             self.fetcher = ImageFetcher(self.settings)
+        self.results = ResultDocuments(self.settings, self.store, self.signing_secret)
 
     def submit(
         self,
@@ -184,45 +170,8 @@ class Services:
         return task
 
     def result_document(self, task: Task, base_url: str) -> TaskResult:
-        videos = []
-        if task.status is TaskStatus.SUCCEED and task.output_key:
-            ttl = self.settings.video_url_ttl
-            base = (self.settings.public_base_url or base_url).rstrip("/")
-            query = signed_query(self.signing_secret, task.output_key, ttl)
-            videos.append(
-                Video(video_url=f"{base}/v3/files/{quote(task.output_key)}?{query}", video_url_ttl=str(ttl))
-            )
-        return TaskResult(
-            task=TaskInfo(
-                task_id=task.id,
-                status=task.status.wire,
-                reason=task.reason,
-                task_type=TASK_TYPE,
-                eta=self._eta(task),
-                progress_percent=task.progress,
-            ),
-            extra=ResultExtra(
-                seed=str(task.params.seed),
-                debug_info=DebugInfo(
-                    request_info=json.dumps({"attempt": task.attempt}),
-                    submit_time_ms=str(task.created_ms),
-                    execute_time_ms=str(task.started_ms or ""),
-                    complete_time_ms=str(task.completed_ms or ""),
-                ),
-                **{k: v for k, v in task.result_info.items() if k not in RESERVED_EXTRA_KEYS},
-            ),
-            videos=videos,
-        )
-
-    def _eta(self, task: Task) -> int:
-        if task.status is not TaskStatus.QUEUED:
-            return task.eta
-        per_task = estimate_render_seconds(task.params)
-        return math.ceil(per_task * (self.store.count_ahead(task) + 1))
-
-
-def estimate_render_seconds(params: TaskParams) -> float:
-    return params.duration * 24 * SECONDS_PER_FRAME.get(params.short_side, 0.03)
+        """Built in `vidgate.results`, which webhook deliveries use too: one document for both."""
+        return self.results.document(task, base_url)
 
 
 def is_task_id(text: str) -> bool:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgate.api.service import Services
 from vidgate.engines import get_engine
 from vidgate.engines.base import (
     CancelCheck,
@@ -41,6 +40,7 @@ from vidgate.errors import (
 from vidgate.inputs.fetch import ImageFetcher, log_private_urls_allowed
 from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_image
 from vidgate.media.watermark import Watermark, WatermarkStyle
+from vidgate.results import ResultDocuments
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
@@ -128,9 +128,10 @@ class Worker:
     def _webhook_sender(self) -> WebhookSender:
         """Delivers webhooks of ended tasks, whichever process ended them, beside the render loop."""
         s = self.settings
-        services = Services(s, self.store, self.objects, s.resolved_signing_secret(), fetcher=self.fetcher)
+        results = ResultDocuments(s, self.store, s.resolved_signing_secret())
         # Video links in webhooks use VIDGATE_PUBLIC_BASE_URL, else the URL the task was submitted to.
-        return WebhookSender(services, s.resolved_webhook_secret(), s.public_base_url)
+        secret = s.resolved_webhook_secret()
+        return WebhookSender(self.store, results, self.fetcher, secret, s.public_base_url)
 
     def _loop(self, stop: threading.Event, waiter: WorkWaiter) -> None:
         next_sweep = 0.0

@@ -1,0 +1,77 @@
+"""Layering: the worker never depends on the API package, not even through the modules it imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import vidgate
+
+SRC = Path(vidgate.__file__).parent
+
+
+def source_of(module: str) -> Path | None:
+    """The file of a `vidgate...` module, or None for a name that is not a module (an attribute)."""
+    path = SRC.joinpath(*module.split(".")[1:])
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every vidgate module the file imports, anywhere in it (function-level imports included), with
+    the packages above each, whose `__init__` runs first."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}".rstrip(".")
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            if parts[0] == "vidgate" and source_of(prefix) is not None:
+                found.add(prefix)
+    return found
+
+
+def import_chains(roots: list[str]) -> dict[str, list[str]]:
+    """Every vidgate module reachable from `roots`, each with one chain of imports that reaches it."""
+    chains = {root: [root] for root in roots}
+    todo = list(roots)
+    while todo:
+        current = todo.pop()
+        path = source_of(current)
+        assert path is not None, current
+        for imported in sorted(imports_of(path)):
+            if imported not in chains:
+                chains[imported] = [*chains[current], imported]
+                todo.append(imported)
+    return chains
+
+
+def test_the_scan_sees_the_api_where_it_is_imported() -> None:
+    chains = import_chains(["vidgate.app"])
+    assert "vidgate.api.service" in chains and "vidgate.api" in chains
+    assert "vidgate.results" in chains, "found through vidgate.api.service"
+
+
+def test_the_worker_imports_nothing_from_the_api_package() -> None:
+    roots = [module_name(path) for path in sorted((SRC / "worker").rglob("*.py"))]
+    chains = import_chains(roots)
+    assert "vidgate.webhooks" in chains and "vidgate.results" in chains, "the scan follows imports"
+    leaks = [" -> ".join(chain) for name, chain in chains.items() if f"{name}.".startswith("vidgate.api.")]
+    assert leaks == [], "the worker reaches the API package:\n" + "\n".join(leaks)
