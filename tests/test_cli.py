@@ -84,6 +84,23 @@ def test_generate_refuses_bad_input_with_a_clear_message(cli_env: Path, tmp_path
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_generate_checks_the_photo_as_given_then_renders_from_a_shrunk_copy(
+    cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image(1600, 1200))  # more than a 540p video samples: shrunk once read
+    out = tmp_path / "clip.mp4"
+    args = ["generate", str(image), "--prompt", "zoom in", "--duration", "1", "--resolution", "540p"]
+    monkeypatch.setenv("VIDGATE_MAX_IMAGE_PIXELS", str(1600 * 1200 - 1))
+    code, _, err = run(*args, "-o", str(out))
+    assert code == 2 and "IMAGE_EXCEEDS_MAX_RESOLUTION" in err and not out.exists()
+    monkeypatch.setenv("VIDGATE_MAX_IMAGE_PIXELS", str(1600 * 1200))
+    code, _, err = run(*args, "-o", str(out))
+    assert code == 0, err
+    info = probe(out)
+    assert (info["width"], info["height"], info["frames"]) == (720, 540, 24)
+
+
 def test_keys_create_with_limits_and_defaults(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run(
         "keys", "create", "--name", "metered", "--rate", "60/min", "--concurrency", "4", "--daily", "500"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import logging
@@ -16,6 +17,8 @@ import typer
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
+    import numpy as np
+
     from vidgate.store.sql import SqlTaskStore
 
 app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
@@ -150,7 +153,7 @@ def generate(
     from vidgate.media.watermark import Watermark, WatermarkStyle
     from vidgate.schemas import SubmitRequest
     from vidgate.tasks.model import TaskParams
-    from vidgate.worker.jobs import build_render_job
+    from vidgate.worker.jobs import build_render_job, load_images
 
     settings = Settings()
     try:
@@ -166,20 +169,15 @@ def generate(
             voice_id=voice_id,
             watermark=watermark,
         )
-        arrays = [
-            decode_png(normalise(p.read_bytes(), i, settings.max_image_bytes, settings.max_image_pixels))
-            for i, p in enumerate(images)
-        ]
     except VidgateError as exc:
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(2) from None
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    output.parent.mkdir(parents=True, exist_ok=True)
     used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     params = TaskParams(
-        images=[],  # the decoded arrays below are the images
+        images=[],  # the images are read below, one at a time
         prompt=request.prompt,
         duration=request.duration,
         resolution=request.resolution,
@@ -192,11 +190,19 @@ def generate(
     )
     engine = get_engine(settings.engine)
     mark = Watermark(WatermarkStyle.from_settings(settings)) if request.watermark else None
+
+    def read(index: int, path: Path) -> np.ndarray:
+        data = path.read_bytes()
+        return decode_png(normalise(data, index, settings.max_image_bytes, settings.max_image_pixels))
+
     try:
+        loaders = [functools.partial(read, i, p) for i, p in enumerate(images)]
+        arrays = load_images(params, loaders, engine.name)
         job, sound_info = build_render_job(params, arrays, output, settings, engine.name, mark, quality)
-    except RenderError as exc:
+    except (VidgateError, RenderError) as exc:
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
     result = engine.render(job, lambda _f: None, lambda: False)
     typer.echo(
         json.dumps(

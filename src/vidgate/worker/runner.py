@@ -9,6 +9,7 @@ cannot overwrite the newer attempt's result; it notices, deletes what it made, a
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -49,7 +50,7 @@ from vidgate.tasks.model import Task
 from vidgate.tasks.offpeak import window_is_open
 from vidgate.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
 from vidgate.webhooks import WebhookSender
-from vidgate.worker.jobs import build_render_job
+from vidgate.worker.jobs import build_render_job, load_images
 
 log = logging.getLogger("vidgate.worker")
 PROGRESS_INTERVAL_S = 0.5
@@ -222,7 +223,8 @@ class Worker:
             task.id, task.attempt, replace(params, images=refs)
         ):
             raise LeaseLost
-        return [load_stored(self.objects, ref) for ref in refs]
+        loaders = [functools.partial(load_stored, self.objects, ref) for ref in refs]
+        return load_images(params, loaders, self.engine.name)
 
     def _fetch(self, url: str, index: int) -> str:
         s = self.settings
