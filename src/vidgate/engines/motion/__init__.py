@@ -6,16 +6,27 @@ than a handful of frames in memory. docs/motion.md describes the camera grammar 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult, output_size
+from vidgate.engines.base import (
+    FPS,
+    Amplitude,
+    CancelCheck,
+    ProgressCallback,
+    RenderJob,
+    RenderResult,
+    output_size,
+)
 from vidgate.engines.motion.camera import CameraMove, plan_camera
-from vidgate.engines.motion.frames import FramePlan, RenderNotes, generate_frames
-from vidgate.engines.motion.render import RESAMPLING
-from vidgate.engines.motion.transitions import choose_transition
+from vidgate.engines.motion.frames import CameraSchedule, FramePlan, RenderNotes, generate_frames
+from vidgate.engines.motion.grammar import Transition
+from vidgate.engines.motion.render import RESAMPLING, prescaled_size
+from vidgate.engines.motion.transitions import Timeline, choose_transition
 from vidgate.media.encode import encode_frames
 
-__all__ = ["CameraMove", "MotionEngine", "plan_camera"]
+__all__ = ["CameraMove", "MotionEngine", "input_sizes", "plan_camera", "plan_move"]
 
 MIN_DURATION_S, MAX_DURATION_S = 1, 10
 # The transition is drawn from its own random stream, so that adding images to a job does not
@@ -32,9 +43,8 @@ class MotionEngine:
         _validate(job)
         first_h, first_w = job.images[0].shape[:2]
         width, height = output_size(first_w, first_h, job.short_side)
-        move = plan_camera(job.prompt, job.movement_amplitude, np.random.default_rng(job.seed), job.duration)
-        transition_rng = np.random.default_rng([job.seed, TRANSITION_STREAM])
-        transition = choose_transition(job.prompt, len(job.images), transition_rng)
+        images = len(job.images)
+        move, transition = plan_move(job.prompt, job.movement_amplitude, job.seed, job.duration, images)
         plan = FramePlan(job.images, move, width, height, job.frame_count, job.fps, transition, job.quality)
         notes = RenderNotes()
         frames = generate_frames(plan, on_progress, should_cancel, notes)
@@ -68,6 +78,33 @@ class MotionEngine:
                 "parallax": _parallax_summary(move, notes),
             },
         )
+
+
+def plan_move(
+    prompt: str, amplitude: Amplitude | str, seed: int, duration: int, image_count: int
+) -> tuple[CameraMove, Transition | None]:
+    """The camera move and the transition a job gets: both drawn from the seed."""
+    move = plan_camera(prompt, amplitude, np.random.default_rng(seed), duration)
+    transition = choose_transition(prompt, image_count, np.random.default_rng([seed, TRANSITION_STREAM]))
+    return move, transition
+
+
+def input_sizes(
+    prompt: str, amplitude: Amplitude | str, seed: int, duration: int, image_count: int, fps: int = FPS
+) -> Callable[[int, int, int, int, int], tuple[int, int] | None]:
+    """`size(index, width, height, out_w, out_h)`: what the engine will shrink image `index` to when
+    it first shows it (None: it keeps the image whole), known before any image is read.
+
+    A caller that reads large photos can shrink each as it reads it, instead of holding every
+    full-size photo through the render; the engine then works from the same pixels."""
+    move, transition = plan_move(prompt, amplitude, seed, duration, image_count)
+    schedule = CameraSchedule(move, Timeline.plan(fps * duration, image_count, fps, transition))
+
+    def size(index: int, width: int, height: int, out_w: int, out_h: int) -> tuple[int, int] | None:
+        poses = schedule.fit_poses(index)
+        return prescaled_size(width, height, out_w, out_h, poses, schedule.sharpest_zoom(index))
+
+    return size
 
 
 def _parallax_summary(move: CameraMove, notes: RenderNotes) -> str:

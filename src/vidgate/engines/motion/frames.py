@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -19,10 +20,56 @@ from vidgate.engines.motion.camera import CameraMove, CameraPose
 from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.parallax import split_layers
 from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, render_view
-from vidgate.engines.motion.transitions import MorphFlow, Timeline, morph_flow, morph_frame
+from vidgate.engines.motion.transitions import MorphFlow, Shot, Timeline, morph_flow, morph_frame
 from vidgate.media.colour import YuvFrame
 
 CANCEL_CHECK_EVERY = 4  # frames; should_cancel() may hit a database
+
+
+@dataclass(frozen=True)
+class CameraSchedule:
+    """Where the camera looks at each image in each frame: the move, plus a match-move's push at the
+    cuts. Known before any image is read (the worker uses it to shrink photos as it reads them)."""
+
+    move: CameraMove
+    timeline: Timeline
+
+    @cached_property
+    def shots(self) -> list[Shot]:
+        return [self.timeline.shot(index) for index in range(self.timeline.frame_count)]
+
+    @cached_property
+    def _momentum(self) -> dict[int, tuple[float, ...]]:
+        """Each cut's extra travel for a match-move: the camera's velocity there times the window."""
+        last = max(self.timeline.frame_count - 1, 1)
+        return {
+            boundary: tuple(
+                v * self.timeline.momentum
+                for v in self.move.velocity(self.timeline.cut(boundary) / last, 1.0 / last)
+            )
+            for boundary in range(1, self.timeline.image_count)
+        }
+
+    def pose(self, image: int, index: int, foreground: bool = False) -> CameraPose:
+        pose = self.move.pose(index / max(self.timeline.frame_count - 1, 1), foreground)
+        for boundary, share in self.timeline.momentum_share(image, index):
+            log_zoom, shift_x, shift_y, roll = (share * value for value in self._momentum[boundary])
+            pose = pose.nudged(log_zoom, shift_x, shift_y, roll)
+        return pose
+
+    def frames_showing(self, image: int) -> list[int]:
+        return [index for index, shot in enumerate(self.shots) if image in (shot.image, shot.incoming)]
+
+    def fit_poses(self, image: int) -> list[CameraPose]:
+        """The poses an image is fitted to: those it is actually seen under, so each image uses as
+        much of itself as its share of the path allows (empty if it is never seen)."""
+        return [self.pose(image, index) for index in self.frames_showing(image)]
+
+    def sharpest_zoom(self, image: int) -> float | None:
+        """The closest view of a parallax foreground, which zooms past the path; None without parallax."""
+        if not self.move.parallax:
+            return None
+        return max((self.pose(image, index, True).zoom for index in self.frames_showing(image)), default=None)
 
 
 @dataclass(frozen=True)
@@ -55,37 +102,19 @@ def generate_frames(
     notes: RenderNotes | None = None,
 ) -> Iterator[YuvFrame]:
     """Yield `plan.frame_count` frames lazily; raise RenderCancelled when asked to stop."""
-    move, timeline = plan.move, plan.timeline
+    timeline = plan.timeline
+    schedule = CameraSchedule(plan.move, timeline)
     resampling = RESAMPLING[plan.quality]
-    last = max(plan.frame_count - 1, 1)
-    shots = [timeline.shot(index) for index in range(plan.frame_count)]
-    # Each cut's extra travel for a match-move: the camera's velocity there times the window.
-    momentum = {
-        boundary: tuple(
-            v * timeline.momentum for v in move.velocity(timeline.cut(boundary) / last, 1.0 / last)
-        )
-        for boundary in range(1, len(plan.images))
-    }
-
-    def pose_at(image: int, index: int, foreground: bool = False) -> CameraPose:
-        pose = move.pose(index / last, foreground)
-        for boundary, share in timeline.momentum_share(image, index):
-            log_zoom, shift_x, shift_y, roll = (share * value for value in momentum[boundary])
-            pose = pose.nudged(log_zoom, shift_x, shift_y, roll)
-        return pose
-
     fitted: dict[int, FittedImage] = {}
 
     def prepared(image: int) -> FittedImage:
-        # Fitted to the poses it is actually seen under, so each image uses as much of itself as
-        # its share of the path allows; split once, here, when the move has parallax.
+        # Split once, here, when the move has parallax; the split looks at RGB, so it comes before
+        # the conversion to YUV.
         if image not in fitted:
-            frames = [i for i, shot in enumerate(shots) if image in (shot.image, shot.incoming)]
-            poses = [pose_at(image, i) for i in frames]
-            sharpest = max(pose_at(image, i, True).zoom for i in frames) if move.parallax else None
+            poses, sharpest = schedule.fit_poses(image), schedule.sharpest_zoom(image)
             fit = fit_image(plan.images[image], plan.width, plan.height, poses, sharpest)
-            layers = split_layers(fit.levels[0].pixels) if move.parallax else None
-            if move.parallax and notes is not None:
+            layers = split_layers(fit.levels[0].pixels) if plan.move.parallax else None
+            if plan.move.parallax and notes is not None:
                 notes.parallax.append("on" if layers is not None else "fallback")
             fitted[image] = fit.ready(layers)
         return fitted[image]
@@ -95,8 +124,8 @@ def generate_frames(
     def view(image: int, index: int) -> np.ndarray:
         nonlocal last_view
         fit = prepared(image)
-        pose = pose_at(image, index)
-        subject_pose = pose_at(image, index, True) if fit.levels[0].layers is not None else None
+        pose = schedule.pose(image, index)
+        subject_pose = schedule.pose(image, index, True) if fit.levels[0].layers is not None else None
         key = (image, pose, subject_pose)
         if last_view is not None and last_view[0] == key:  # a static camera: render once
             return last_view[1]
@@ -105,7 +134,7 @@ def generate_frames(
         return frame
 
     flows: dict[int, MorphFlow] = {}
-    for index, shot in enumerate(shots):
+    for index, shot in enumerate(schedule.shots):
         if index % CANCEL_CHECK_EVERY == 0 and should_cancel():
             raise RenderCancelled("render cancelled")
         for passed in [image for image in fitted if image < shot.image]:

@@ -144,6 +144,43 @@ def view_corners(pose: CameraPose, window_w: float, window_h: float) -> np.ndarr
     return local + np.array([pose.shift_x * window_w, pose.shift_y * window_h])
 
 
+def _fit_path(
+    image_w: int, image_h: int, cover_w: float, cover_h: float, poses: Sequence[CameraPose]
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(base zoom, top-left, bottom-right): the zoom at which every corner of every pose's view fits
+    in the image, and the bounding box of those corners at zoom 1, relative to the path origin."""
+    # Every corner scales with 1 / base zoom about the path origin: fit their bounding box into the image.
+    corners = np.concatenate([view_corners(pose, cover_w, cover_h) for pose in poses])
+    top_left, bottom_right = corners.min(axis=0), corners.max(axis=0)
+    (left, top), (right, bottom) = top_left, bottom_right
+    base_zoom = max((right - left) / image_w, (bottom - top) / image_h) * (1.0 + 1e-9)  # never a hair out
+    return base_zoom, top_left, bottom_right
+
+
+def prescaled_size(
+    image_w: int,
+    image_h: int,
+    out_w: int,
+    out_h: int,
+    poses: Sequence[CameraPose],
+    sharpest_zoom: float | None = None,
+) -> tuple[int, int] | None:
+    """The size `fit_image` shrinks an image of this size to for these poses; None: kept whole.
+
+    The sharpest view needs this many source pixels per output pixel; keep just enough resolution
+    for it to be sampled 1:1 and drop the rest once, not in every frame. Sizes are rounded up, so an
+    image already shrunk to this size is not shrunk again."""
+    if not poses:  # never seen
+        return None
+    cover_w, cover_h = cover_window(image_w, image_h, out_w, out_h)
+    base_zoom = _fit_path(image_w, image_h, cover_w, cover_h, poses)[0]
+    sharpest = max(max(pose.zoom for pose in poses), sharpest_zoom or 0.0)
+    wanted = out_w * sharpest * base_zoom / cover_w
+    if wanted >= PRESCALE_BELOW:
+        return None
+    return math.ceil(image_w * wanted), math.ceil(image_h * wanted)
+
+
 def fit_image(
     image: np.ndarray, out_w: int, out_h: int, poses: Sequence[CameraPose], sharpest_zoom: float | None = None
 ) -> FittedImage:
@@ -153,24 +190,16 @@ def fit_image(
     the prescaled source keeps enough resolution to show it 1:1."""
     image_h, image_w = image.shape[:2]
     cover_w, cover_h = cover_window(image_w, image_h, out_w, out_h)
-    # Every corner scales with 1 / base zoom about the path origin: fit their bounding box into the image.
-    corners = np.concatenate([view_corners(pose, cover_w, cover_h) for pose in poses])
-    (left, top), (right, bottom) = corners.min(axis=0), corners.max(axis=0)
-    base_zoom = max((right - left) / image_w, (bottom - top) / image_h) * (1.0 + 1e-9)  # never a hair out
-    window_w, window_h = cover_w / base_zoom, cover_h / base_zoom
-
+    base_zoom, (left, top), (right, bottom) = _fit_path(image_w, image_h, cover_w, cover_h, poses)
     picture = Picture(image, 1.0, 1.0)
-    # The sharpest view needs this many source pixels per output pixel; keep just enough resolution
-    # for it to be sampled 1:1 and drop the rest once, not in every frame.
-    sharpest = max(max(pose.zoom for pose in poses), sharpest_zoom or 0.0)
-    wanted = out_w * sharpest / window_w
-    if wanted < PRESCALE_BELOW:
-        picture = shrink(picture, (math.ceil(image_w * wanted), math.ceil(image_h * wanted)))
+    size = prescaled_size(image_w, image_h, out_w, out_h, poses, sharpest_zoom)
+    if size is not None:
+        picture = shrink(picture, size)
     if picture.pixels.shape[2] == 3:  # after the shrink: a phone photo's RGBA copy would be 50 MB
         picture = Picture(cv2.cvtColor(picture.pixels, cv2.COLOR_RGB2RGBA), picture.scale_x, picture.scale_y)
     return FittedImage(
-        window_w=window_w,
-        window_h=window_h,
+        window_w=cover_w / base_zoom,
+        window_h=cover_h / base_zoom,
         centre_x=image_w / 2.0 - (left + right) / (2.0 * base_zoom),
         centre_y=image_h / 2.0 - (top + bottom) / (2.0 * base_zoom),
         levels=[picture],
