@@ -37,3 +37,8 @@ security-table: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# The reliability bar: kill -9 of workers during 200 tasks, on SQLite and PostgreSQL (skipped if down).
+.PHONY: chaos
+chaos: $(STAMP)
+	$(BIN)/python benchmarks/chaos.py

@@ -120,7 +120,7 @@ def test_expired_last_attempt_is_failed_by_the_sweeper(store: SqlTaskStore) -> N
     assert store.claim("w1", 0.05) is not None
     time.sleep(0.1)
     assert store.claim("w2", 30) is None, "no attempts left"
-    assert store.sweep() == 1
+    assert store.sweep() == [(created.id, 1)], "the attempt that was lost, for its files"
     task = store.get_task(created.id)
     assert task is not None and task.status is TaskStatus.FAILED and task.reason == "MAX_ATTEMPTS_EXCEEDED"
 
@@ -234,7 +234,7 @@ def test_off_peak_tasks_past_their_deadline_expire(store: SqlTaskStore) -> None:
     assert store.claim("w1", 30, off_peak_deadline_s=deadline_s) is None, (
         "an expired off-peak task is not run"
     )
-    assert store.sweep(off_peak_deadline_s=deadline_s) == 1
+    assert store.sweep(off_peak_deadline_s=deadline_s) == [(stale.id, 0)]
     expired = store.get_task(stale.id)
     assert (
         expired is not None and expired.status is TaskStatus.FAILED and expired.reason == "OFF_PEAK_EXPIRED"

@@ -13,7 +13,7 @@ from helpers import data_uri, make_image, probe
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
 from vidgate.engines.motion import MotionEngine
 from vidgate.tasks.model import TaskStatus
-from vidgate.worker.runner import Heartbeat, Worker
+from vidgate.worker.runner import Heartbeat, Worker, video_key
 
 
 def make_worker(api: Api, engine: object | None = None) -> Worker:
@@ -206,3 +206,26 @@ def test_a_database_blip_while_reporting_progress_does_not_abort_the_render(
     assert make_worker(api).run_once()
     task = store.get_task(task_id)
     assert task is not None and task.status is TaskStatus.SUCCEED and task.attempt == 1
+
+
+@pytest.mark.parametrize("ending", ["last attempt", "cancelled"])
+def test_the_sweeper_removes_what_a_dead_workers_attempt_left(api: Api, ending: str) -> None:
+    """No later attempt follows a task the sweeper fails (its last attempt's worker was killed, or it
+    was cancelled while its worker lay dead), so the sweeping worker removes the dead attempt's
+    partial encode and unpublished video; found by benchmarks/chaos.py."""
+    api.services.settings.max_attempts = 1 if ending == "last attempt" else 3
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    survivor = make_worker(api)
+    assert api.services.store.claim("killed-worker", lease_seconds=0.2) is not None
+    # What a SIGKILL mid-encode and one between upload and publish leave behind:
+    partial = survivor.work_dir / f".{task_id}-1.mp4.0123456789abcdef.part"
+    partial.write_bytes(b"half an mp4")
+    api.services.objects.put_bytes(video_key(task_id, 1), b"an mp4 never published")
+    if ending == "cancelled":
+        api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
+    time.sleep(0.3)
+    survivor._sweep()
+    result = api.result(task_id).json()["task"]
+    reason = "MAX_ATTEMPTS_EXCEEDED" if ending == "last attempt" else "CANCELED"
+    assert result["status"] == "TASK_STATUS_FAILED" and result["reason"] == reason
+    assert not partial.exists() and stored_videos(api) == []

@@ -337,14 +337,15 @@ class SqlTaskStore(KeyStore):
             self._announce(conn)
         return released
 
-    def sweep(self, off_peak_deadline_s: float | None = None) -> int:
+    def sweep(self, off_peak_deadline_s: float | None = None) -> list[tuple[str, int]]:
         """Fail tasks whose last allowed attempt lost its lease (the worker died), and off-peak tasks
-        not started (or abandoned) by their deadline; returns how many. Tasks with attempts left need
-        no sweep: `claim` takes expired leases directly."""
+        not started (or abandoned) by their deadline; returns (task id, attempt) of each, so the
+        caller can remove what those attempts left behind. Tasks with attempts left need no sweep:
+        `claim` takes expired leases directly."""
         now = time.time()
-        expired = 0
+        ended: list[tuple[str, int]] = []
         if off_peak_deadline_s is not None:
-            expired = self._expire_off_peak(now, off_peak_deadline_s)
+            ended = self._expire_off_peak(now, off_peak_deadline_s)
         statement = (
             update(tasks)
             .where(
@@ -360,11 +361,12 @@ class SqlTaskStore(KeyStore):
                 lease_until=None,
                 completed_ms=int(now * 1000),
             )
+            .returning(tasks.c.id, tasks.c.attempt)
         )
         with self._write_transaction() as conn:
-            return expired + conn.execute(statement).rowcount
+            return ended + [(row.id, row.attempt) for row in conn.execute(statement)]
 
-    def _expire_off_peak(self, now: float, deadline_s: float) -> int:
+    def _expire_off_peak(self, now: float, deadline_s: float) -> list[tuple[str, int]]:
         # A render in progress past the deadline is let finish: finished work is not thrown away.
         statement = (
             update(tasks)
@@ -384,9 +386,10 @@ class SqlTaskStore(KeyStore):
                 lease_until=None,
                 completed_ms=int(now * 1000),
             )
+            .returning(tasks.c.id, tasks.c.attempt)
         )
         with self._write_transaction() as conn:
-            return conn.execute(statement).rowcount
+            return [(row.id, row.attempt) for row in conn.execute(statement)]
 
     def count_by_status(self) -> dict[TaskStatus, int]:
         query = select(tasks.c.status, func.count()).group_by(tasks.c.status)

@@ -139,7 +139,7 @@ class Worker:
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
                 with contextlib.suppress(Exception):
-                    self.store.sweep(off_peak_deadline_s=self.settings.off_peak_deadline_hours * 3600)
+                    self._sweep()
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
@@ -148,6 +148,13 @@ class Worker:
                 worked = False
             if not worked:
                 waiter.wait(stop)
+
+    def _sweep(self) -> None:
+        """Fail the tasks whose last attempt's worker died (or whose deadline passed), and remove what
+        that attempt left: no later attempt of the task will come to clean up after it."""
+        deadline_s = self.settings.off_peak_deadline_hours * 3600
+        for task_id, attempt in self.store.sweep(off_peak_deadline_s=deadline_s):
+            self._remove_earlier_attempts(task_id, attempt + 1)
 
     def run_once(self) -> bool:
         task = self.store.claim(
@@ -166,7 +173,7 @@ class Worker:
     def _process(self, task: Task, heartbeat: Heartbeat) -> None:
         output = self.work_dir / f"{task.id}-{task.attempt}.mp4"
         key = video_key(task.id, task.attempt)
-        self._remove_earlier_attempts(task)
+        self._remove_earlier_attempts(task.id, task.attempt)
         try:
             images = self._load_inputs(task)
             job, sound_info = self._job(task, images, output)
@@ -204,12 +211,13 @@ class Worker:
         finally:
             output.unlink(missing_ok=True)
 
-    def _remove_earlier_attempts(self, task: Task) -> None:
-        """An earlier attempt's worker died or lost its lease: whatever it left (a partial encode, an
-        unpublished upload) is ours to clean, so a crash leaves no orphan files behind."""
-        for earlier in range(1, task.attempt):
-            self.objects.delete(video_key(task.id, earlier))
-        for leftover in [*self.work_dir.glob(f"{task.id}-*"), *self.work_dir.glob(f".{task.id}-*")]:
+    def _remove_earlier_attempts(self, task_id: str, attempt: int) -> None:
+        """The attempts before `attempt` ended with their worker dead or its lease lost: whatever they
+        left (a partial encode, an unpublished upload) is ours to clean, so a crash leaves no orphan
+        files behind."""
+        for earlier in range(1, attempt):
+            self.objects.delete(video_key(task_id, earlier))
+        for leftover in [*self.work_dir.glob(f"{task_id}-*"), *self.work_dir.glob(f".{task_id}-*")]:
             leftover.unlink(missing_ok=True)
 
     def _load_inputs(self, task: Task) -> list[np.ndarray]:
