@@ -6,8 +6,11 @@ than a handful of frames in memory. docs/motion.md describes the camera grammar 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 
+import cv2
 import numpy as np
 
 from vidgate.engines.base import (
@@ -48,18 +51,19 @@ class MotionEngine:
         plan = FramePlan(job.images, move, width, height, job.frame_count, job.fps, transition, job.quality)
         notes = RenderNotes()
         frames = generate_frames(plan, on_progress, should_cancel, notes)
-        written = encode_frames(
-            frames,
-            job.output_path,
-            width,
-            height,
-            fps=job.fps,
-            threads=job.encoder_threads,
-            quality=job.quality,
-            audio=job.audio,
-            frame_filter=job.frame_filter,
-            metadata=job.metadata,
-        )
+        with _opencv_threads(max(1, (os.cpu_count() or 1) - job.encoder_threads)):
+            written = encode_frames(
+                frames,
+                job.output_path,
+                width,
+                height,
+                fps=job.fps,
+                threads=job.encoder_threads,
+                quality=job.quality,
+                audio=job.audio,
+                frame_filter=job.frame_filter,
+                metadata=job.metadata,
+            )
         if written != job.frame_count:  # a bug, not a user error: say so plainly
             raise RuntimeError(f"motion engine wrote {written} frames, expected {job.frame_count}")
         on_progress(1.0)
@@ -105,6 +109,21 @@ def input_sizes(
         return prescaled_size(width, height, out_w, out_h, poses, schedule.sharpest_zoom(index))
 
     return size
+
+
+@contextlib.contextmanager
+def _opencv_threads(count: int) -> Iterator[None]:
+    """OpenCV's thread pool limited to the cores x264 leaves free, for the length of a render.
+
+    x264's frame threads keep `encoder_threads` cores busy, and a frame's warp is a fifth of what its
+    encoding costs: on a 2-core machine OpenCV's workers only contend with x264 (and spin between
+    parallel regions), which measured 3-4 % more CPU and wall time for a 720p render."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def _parallax_summary(move: CameraMove, notes: RenderNotes) -> str:
