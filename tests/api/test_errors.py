@@ -217,3 +217,7 @@ def test_internal_faults_are_a_500_envelope_without_a_stack_trace(
         some_id = "00000000-0000-4000-8000-000000000000"  # well-formed, so the store is asked
         result = client.get("/v3/async/task-result", params={"task_id": some_id}, headers=api.headers)
         assert_envelope(result, 500, "GET_RESULT_FAILED")
+        # The faults are counted, though the envelope is written outside the metrics' middleware.
+        metrics = client.get("/metrics").text
+        assert 'code="500",method="GET",route="/v3/async/task-result"} 1.0' in metrics
+        assert 'code="500",method="POST",route="/v3/async/vidu-q2-pro-img2video"} 1.0' in metrics
