@@ -53,27 +53,14 @@ def frames_for(
     quality: str = "balanced",
     transition: Transition | None = None,
     notes: RenderNotes | None = None,
+    yuv: bool = False,
 ) -> list[np.ndarray]:
-    """The frames as RGB, converted back from the engine's YUV (exact to +-2 levels)."""
-    yuv = yuv_frames_for(prompt, images, amplitude, count, seed, size, quality, transition, notes)
-    return [yuv_to_rgb(frame) for frame in yuv]
-
-
-def yuv_frames_for(
-    prompt: str,
-    images: list[np.ndarray],
-    amplitude: str = "auto",
-    count: int = 24,
-    seed: int = 1,
-    size: tuple[int, int] = SIZE,
-    quality: str = "balanced",
-    transition: Transition | None = None,
-    notes: RenderNotes | None = None,
-) -> list[np.ndarray]:
-    """The frames as the engine renders them: YUV and a fourth channel (see engines/motion/render.py)."""
+    """The frames as RGB, converted back from the engine's YUV (exact to +-2 levels); with `yuv`, as
+    the engine renders them: YUV and a fourth channel (see engines/motion/render.py)."""
     move = plan_camera(prompt, amplitude, np.random.default_rng(seed), duration_s=count / 24)
     plan = FramePlan(images, move, size[0], size[1], count, 24, transition, quality)
-    return [frame.pixels for frame in generate_frames(plan, lambda _: None, lambda: False, notes)]
+    frames = [frame.pixels for frame in generate_frames(plan, lambda _: None, lambda: False, notes)]
+    return frames if yuv else [yuv_to_rgb(frame) for frame in frames]
 
 
 def render_move(

@@ -19,7 +19,6 @@ from engines.motion_support import (
     render_move,
     subject_image,
     textured_image,
-    yuv_frames_for,
 )
 from vidgate.engines.motion import render
 from vidgate.engines.motion.camera import CameraMove, ease_in_out, plan_camera
@@ -57,8 +56,8 @@ def test_the_view_never_leaves_the_image(prompt: str, monkeypatch: pytest.Monkey
     monkeypatch.setattr(render, "EDGE_MODE", cv2.BORDER_CONSTANT)
     wide, tall, square = (np.full((h, w, 3), 200, np.uint8) for w, h in ((400, 144), (120, 300), (200, 200)))
     grey_luma = int(rgb_to_yuv(square[:1, :1])[0, 0, 0])
-    frames = yuv_frames_for(prompt + " dramatic", [square, wide, tall], "high", count=36, quality="fast")
-    for frame in frames:
+    images = [square, wide, tall]
+    for frame in frames_for(prompt + " dramatic", images, "high", count=36, quality="fast", yuv=True):
         luma = frame[..., 0]
         # Bilinear sampling may reach half a pixel past an edge when upsampling, never more.
         assert luma[1:-1, 1:-1].min() == grey_luma
@@ -70,7 +69,7 @@ def test_parallax_layers_never_reveal_a_border_either(prompt: str, monkeypatch: 
     monkeypatch.setattr(render, "EDGE_MODE", cv2.BORDER_CONSTANT)
     image = subject_image(320, 180, seed=1)
     image[:2], image[-2:], image[:, :2], image[:, -2:] = 255, 255, 255, 255  # a white frame round the photo
-    for frame in yuv_frames_for(prompt + ", dramatic", [image], "high", count=24):
+    for frame in frames_for(prompt + ", dramatic", [image], "high", count=24, yuv=True):
         # The photo's own white edge may show at the rim; zeros (outside the photo) never: a
         # picture's luma is 16 or more.
         assert frame[1:-1, 1:-1, 0].min() >= 16
@@ -82,7 +81,7 @@ def test_shrinking_paths_never_reveal_a_border(quality: str, monkeypatch: pytest
     big = np.full((600, 1000, 3), 200, np.uint8)  # larger than the output: every frame shrinks it
     grey_luma = int(rgb_to_yuv(big[:1, :1])[0, 0, 0])
     for prompt in ("zoom out, dramatic", "roll clockwise while panning left, dramatic"):
-        for frame in yuv_frames_for(prompt, [big], "high", count=12, quality=quality):
+        for frame in frames_for(prompt, [big], "high", count=12, quality=quality, yuv=True):
             luma = frame[..., 0]
             assert luma[1:-1, 1:-1].min() >= grey_luma - 1 and luma.min() >= grey_luma // 2
 
