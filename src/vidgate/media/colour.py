@@ -44,14 +44,6 @@ class YuvFrame:
 
     pixels: np.ndarray
 
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
 
 # What encoders and frame filters take: an RGB uint8 (height, width, 3) array, or a YuvFrame.
 Frame = np.ndarray | YuvFrame

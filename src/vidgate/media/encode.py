@@ -176,17 +176,11 @@ class VideoEncoder:
             raise RuntimeError("encoder is closed")
         if self.frame_filter is not None:
             frame = self.frame_filter(frame)
-        is_yuv = isinstance(frame, YuvFrame)
-        pixels = frame.pixels if isinstance(frame, YuvFrame) else frame
-        size_ok = pixels.ndim == 3 and pixels.shape[:2] == (self.height, self.width)
-        if pixels.dtype != np.uint8 or not size_ok or pixels.shape[2] not in ((3, 4) if is_yuv else (3,)):
-            raise ValueError(
-                f"expected uint8 frame of shape {(self.height, self.width, 3)}, "
-                f"got {pixels.dtype} {pixels.shape}"
-            )
         if isinstance(frame, YuvFrame):
+            self._check_frame(frame.pixels, channels=(3, 4))
             yuv = av.VideoFrame.from_ndarray(pack_i420(frame), format="yuv420p")
         else:
+            self._check_frame(frame, channels=(3,))
             rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             # One swscale thread: rendering and x264 already occupy the cores, and extra threads
             # only contend with them.
@@ -201,6 +195,14 @@ class VideoEncoder:
         self.frames_written += 1
         # Keep the sound level with the picture so the muxer interleaves without buffering much.
         self._write_audio_until(self._audio_samples_for(self.frames_written), final=False)
+
+    def _check_frame(self, pixels: np.ndarray, channels: tuple[int, ...]) -> None:
+        shape_ok = pixels.ndim == 3 and pixels.shape[:2] == (self.height, self.width)
+        if pixels.dtype != np.uint8 or not shape_ok or pixels.shape[2] not in channels:
+            raise ValueError(
+                f"expected uint8 frame of shape {(self.height, self.width, 3)}, "
+                f"got {pixels.dtype} {pixels.shape}"
+            )
 
     def _audio_samples_for(self, frames: int) -> int:
         return frames * AUDIO_SAMPLE_RATE // self.fps
