@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
@@ -345,42 +345,35 @@ class SqlTaskStore(KeyStore):
         now = time.time()
         ended: list[tuple[str, int]] = []
         if off_peak_deadline_s is not None:
-            ended = self._expire_off_peak(now, off_peak_deadline_s)
-        statement = (
-            update(tasks)
-            .where(
-                tasks.c.status == TaskStatus.PROCESSING.value,
-                tasks.c.lease_until < now,
-                or_(tasks.c.attempt >= tasks.c.max_attempts, tasks.c.cancel_requested.is_(True)),
-            )
-            .values(
-                status=TaskStatus.FAILED.value,
-                reason=case((tasks.c.cancel_requested.is_(True), CANCELED), else_=MAX_ATTEMPTS_EXCEEDED),
-                eta=0,
-                lease_owner=None,
-                lease_until=None,
-                completed_ms=int(now * 1000),
-            )
-            .returning(tasks.c.id, tasks.c.attempt)
-        )
-        with self._write_transaction() as conn:
-            return ended + [(row.id, row.attempt) for row in conn.execute(statement)]
-
-    def _expire_off_peak(self, now: float, deadline_s: float) -> list[tuple[str, int]]:
-        # A render in progress past the deadline is let finish: finished work is not thrown away.
-        statement = (
-            update(tasks)
-            .where(
+            # A render in progress past the deadline is let finish: finished work is not thrown away.
+            ended = self._fail_unattended(
+                now,
+                OFF_PEAK_EXPIRED,
                 tasks.c.priority == 1,
-                tasks.c.created_ms < int((now - deadline_s) * 1000),
+                tasks.c.created_ms < int((now - off_peak_deadline_s) * 1000),
                 or_(
                     tasks.c.status == TaskStatus.QUEUED.value,
                     and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < now),
                 ),
             )
+        return ended + self._fail_unattended(
+            now,
+            case((tasks.c.cancel_requested.is_(True), CANCELED), else_=MAX_ATTEMPTS_EXCEEDED),
+            tasks.c.status == TaskStatus.PROCESSING.value,
+            tasks.c.lease_until < now,
+            or_(tasks.c.attempt >= tasks.c.max_attempts, tasks.c.cancel_requested.is_(True)),
+        )
+
+    def _fail_unattended(
+        self, now: float, reason: str | ColumnElement[str], *conditions: ColumnElement[bool]
+    ) -> list[tuple[str, int]]:
+        """Fail the tasks matching `conditions` with `reason` and no lease; (id, attempt) of each."""
+        statement = (
+            update(tasks)
+            .where(*conditions)
             .values(
                 status=TaskStatus.FAILED.value,
-                reason=OFF_PEAK_EXPIRED,
+                reason=reason,
                 eta=0,
                 lease_owner=None,
                 lease_until=None,
