@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import random
+import re
 import statistics
 import time
 
@@ -95,27 +97,68 @@ async def run_paced_clients(
     return submits, results
 
 
+ROUTES = {"submit": "/v3/async/vidu-q2-pro-img2video", "task-result": "/v3/async/task-result"}
+BUCKET = re.compile(r"^vidgate_http_request_duration_seconds_bucket\{(.*)\} (\S+)$", re.MULTILINE)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def server_buckets(base: str) -> dict[str, list[tuple[float, float]]]:
+    """Per route, the server's own latency histogram (cumulative counts by upper bound, seconds)."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for labels, count in BUCKET.findall(httpx.get(f"{base}/metrics").text):
+        named = dict(LABEL.findall(labels))
+        buckets.setdefault(named["route"], []).append((float(named["le"]), float(count)))
+    return {route: sorted(pairs) for route, pairs in buckets.items()}
+
+
+def server_median_ms(
+    before: dict[str, list[tuple[float, float]]], after: dict[str, list[tuple[float, float]]], route: str
+) -> float:
+    """The median of the server's own timings (request in to first byte out) between two scrapes,
+    interpolated within its bucket as Prometheus' histogram_quantile does."""
+    earlier = dict(before.get(route, []))
+    counts = [(bound, count - earlier.get(bound, 0.0)) for bound, count in after[route]]
+    half, lower, below = counts[-1][1] / 2, 0.0, 0.0
+    for bound, cumulative in counts:
+        if cumulative >= half:
+            inside = cumulative - below
+            share = (half - below) / inside if inside else 1.0
+            return (lower + (bound - lower) * share) * 1000 if bound != math.inf else lower * 1000
+        lower, below = bound, cumulative
+    return math.nan
+
+
 def main() -> None:
     with running_server(workers=0) as server:  # API only: rendering must not compete for the CPU
         asyncio.run(run_clients(server.base_url, server.headers, 4, 10))  # warm-up
         runs = {}
         for clients, per_client in ((1, 200), (CLIENTS, REQUESTS_PER_CLIENT)):
-            started = time.perf_counter()
+            before, started = server_buckets(server.base_url), time.perf_counter()
             submits, results = asyncio.run(run_clients(server.base_url, server.headers, clients, per_client))
             label = f"{clients:3d} concurrent client(s), back to back"
-            runs[label] = (submits, results, time.perf_counter() - started)
-        started = time.perf_counter()
+            runs[label] = (
+                submits,
+                results,
+                time.perf_counter() - started,
+                before,
+                server_buckets(server.base_url),
+            )
+        before, started = server_buckets(server.base_url), time.perf_counter()
         paced = asyncio.run(run_paced_clients(server.base_url, server.headers, CLIENTS, PACED_RUN_S))
         label = f"{CLIENTS:3d} concurrent clients, one request every {PACE_S} s each"
-        runs[label] = (*paced, time.perf_counter() - started)
+        runs[label] = (*paced, time.perf_counter() - started, before, server_buckets(server.base_url))
     print("back to back: half the submits carry a 128x72 PNG data: URI, half an https URL; each is")
     print(f"followed by one task-result. Paced: a data: URI submit, then {POLLS_PER_SUBMIT} polls.")
-    for label, (submits, results, elapsed) in runs.items():
+    print("client: as the clients saw it; server: the server's own time to first byte (/metrics).")
+    for label, (submits, results, elapsed, before, after) in runs.items():
         rate = (len(submits) + len(results)) / elapsed
         print(f"{label}: {len(submits)} submits, {rate:.0f} requests/s")
         for name, samples in (("submit", submits), ("task-result", results)):
             p50, p95 = statistics.median(samples) * 1000, percentile(samples, 0.95) * 1000
-            print(f"    {name:12s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+            server_p50 = server_median_ms(before, after, ROUTES[name])
+            print(
+                f"    {name:12s} client p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  server p50 {server_p50:6.1f} ms"
+            )
 
 
 if __name__ == "__main__":
