@@ -6,13 +6,16 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from vidgate.api.service import Services
@@ -45,6 +48,43 @@ def settings(tmp_path: Path) -> Settings:
         lease_seconds=5,
         poll_interval=0.02,
         _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on 127.0.0.1 for the whole session: moto in server mode, over HTTP."""
+    moto_server = pytest.importorskip("moto.server", reason="S3 tests need moto[server] (the dev extra)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+S3_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    boto3 = pytest.importorskip("boto3", reason="S3 tests need boto3 (the dev extra)")
+    return boto3.client("s3", endpoint_url=endpoint, **S3_CREDENTIALS)
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, s3_endpoint: str) -> Settings:
+    """`settings` with storage in a new, empty bucket of its own (under a prefix, as teams share buckets)."""
+    bucket = f"vidgate-{uuid.uuid4().hex[:12]}"
+    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
+    return settings.model_copy(
+        update={
+            "storage_url": f"s3://{bucket}/vidgate",
+            "s3_endpoint_url": s3_endpoint,
+            "s3_region": S3_CREDENTIALS["region_name"],
+            "s3_access_key_id": S3_CREDENTIALS["aws_access_key_id"],
+            "s3_secret_access_key": SecretStr(S3_CREDENTIALS["aws_secret_access_key"]),
+        }
     )
 
 

@@ -161,3 +161,22 @@ def test_the_dev_key_file_is_owner_only_and_works(cli_env: Path) -> None:
     assert store.authenticate(secret) is not None
     assert _ensure_dev_key(settings, store) == secret, "a working key is kept"
     engine.dispose()
+
+
+@pytest.mark.s3
+def test_a_bucket_out_of_reach_stops_serve_and_worker_with_its_reason(
+    cli_env: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "STORAGE_URL": "s3://no-such-bucket-here",
+        "S3_ENDPOINT_URL": s3_endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": "test",
+        "S3_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(f"VIDGATE_{name}", value)
+    for command in (["serve", "--workers", "0"], ["worker"]):
+        code, _, err = run(*command)
+        assert code == 2, err
+        assert err.startswith("error: S3 bucket 'no-such-bucket-here' is not reachable"), err
+        assert "Traceback" not in err

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import json
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -51,7 +53,8 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     settings = Settings.model_validate(Settings().model_dump() | overrides)  # validated like env values
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    application = create_app(settings)
+    with _store_must_open():
+        application = create_app(settings)
     if dev:
         _print_dev_instructions(settings, _ensure_dev_key(settings, application.state.services.store))
     children = start_embedded_workers(settings, settings.workers)
@@ -66,7 +69,21 @@ def worker() -> None:
     """Run a standalone worker against the configured database and storage."""
     from vidgate.worker.process import run_worker_until_signalled
 
-    run_worker_until_signalled(Settings())
+    with _store_must_open():
+        run_worker_until_signalled(Settings())
+
+
+@contextlib.contextmanager
+def _store_must_open() -> Iterator[None]:
+    """A store that cannot open (a bucket out of reach, a missing extra) stops the command with
+    its reason, not a traceback."""
+    from vidgate.storage import StorageUnavailable
+
+    try:
+        yield
+    except StorageUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @keys_app.command("create")

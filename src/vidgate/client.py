@@ -117,7 +117,8 @@ class Client:
         target = Path(path)
         request = self.http.build_request("GET", result["videos"][0]["video_url"])
         del request.headers["Authorization"]  # the URL may point at a storage host: never send it the key
-        response = self.http.send(request, stream=True)
+        # A server keeping videos in a bucket redirects to it: follow (httpx sends no key across hosts).
+        response = self.http.send(request, stream=True, follow_redirects=True)
         try:
             if not response.is_success:
                 response.read()

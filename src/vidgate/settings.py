@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vidgate.media.audio.voices import BY_ID as VOICES_BY_ID
@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Where inputs and videos are kept. Empty = local folder `<data_dir>/objects`.
     storage_dir: Path | None = None
+    # An S3 bucket instead of a folder: `s3://bucket` or `s3://bucket/prefix` (needs the `s3` extra).
+    storage_url: str = Field("", pattern=r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^?#]*)?)?$")
+    # Any S3 API other than AWS (MinIO, Ceph, R2...): its URL. Empty = AWS, by region.
+    s3_endpoint_url: str = ""
+    # The endpoint clients download videos from, when it differs from the one vidgate uses.
+    s3_public_endpoint_url: str = ""
+    s3_region: str = ""
+    # Empty = boto3's own credential chain (its environment variables, ~/.aws, an instance role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -106,6 +116,14 @@ class Settings(BaseSettings):
         if value not in VOICES_BY_ID:
             raise ValueError(f"must be a catalogue voice id (GET /v3/voices), e.g. {DEFAULT_VOICE_ID!r}")
         return value
+
+    @model_validator(mode="after")
+    def _one_store(self) -> Settings:
+        if self.storage_url and self.storage_dir is not None:
+            raise ValueError("set storage_dir (a folder) or storage_url (an S3 bucket), not both")
+        if self.s3_access_key_id and not self.s3_secret_access_key.get_secret_value():
+            raise ValueError("s3_access_key_id needs s3_secret_access_key")
+        return self
 
     @model_validator(mode="after")
     def _watermark_has_content(self) -> Settings:

@@ -22,6 +22,7 @@ import pytest
 from conftest import POSTGRES_URL, ImageServer, Receiver, _postgres_engine
 from helpers import data_uri, make_image, moov_before_mdat, probe
 from vidgate.client import Client
+from vidgate.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -277,3 +278,24 @@ def test_a_worker_killed_mid_render_is_replaced_and_the_task_completes_once(
         assert videos == [f"{task_id}-2.mp4"], "published once, nothing of the killed attempt left"
         assert list((api.data_dir / "work").iterdir()) == [], "no partial files left behind"
         assert probe(api.download(document, tmp_path / "rescued.mp4"))["frames"] == 240
+
+
+@pytest.mark.s3
+def test_serve_keeps_videos_in_s3_and_the_sdk_downloads_them(tmp_path: Path, s3_settings: Settings) -> None:
+    """API and worker processes with no shared folder for videos: the worker uploads to the bucket,
+    the SDK follows vidgate's link to it."""
+    env = server_env(
+        tmp_path,
+        VIDGATE_STORAGE_URL=s3_settings.storage_url,
+        VIDGATE_S3_ENDPOINT_URL=s3_settings.s3_endpoint_url,
+        VIDGATE_S3_REGION=s3_settings.s3_region,
+        VIDGATE_S3_ACCESS_KEY_ID=s3_settings.s3_access_key_id,
+        VIDGATE_S3_SECRET_ACCESS_KEY=s3_settings.s3_secret_access_key.get_secret_value(),
+    )
+    with serving(env, tmp_path, workers=1) as server:
+        body = {"images": [data_uri(make_image(640, 360))], "prompt": "tilt up", "duration": 1}
+        document = server.wait(server.submit(body))
+        assert document["task"]["status"] == "TASK_STATUS_SUCCEED", document
+        info = probe(server.download(document, tmp_path / "from-s3.mp4"))
+        assert info["frames"] == 24 and info["codec"] == "h264"
+    assert not list((tmp_path / "var").glob("objects/**/*.mp4")), "no video was kept locally"

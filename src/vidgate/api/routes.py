@@ -6,10 +6,11 @@ never stalls the event loop.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from vidgate.api.auth import require_key
 from vidgate.api.service import Services, is_task_id
@@ -31,6 +32,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 router = APIRouter(responses=ERROR_RESPONSES)
 STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
 Key = Annotated[ApiKey, Depends(require_key)]
+# The shortest life of a presigned download URL: time to start the download after the redirect.
+MIN_PRESIGNED_S = 60
 
 
 def services(request: Request) -> Services:
@@ -127,12 +130,21 @@ def voices(request: Request) -> VoiceList:
 
 
 @router.get("/v3/files/{key:path}", include_in_schema=False)
-def download(request: Request, key: str, expires: int = 0, signature: str = "") -> FileResponse:
+def download(request: Request, key: str, expires: int = 0, signature: str = "") -> Response:
+    """Our signed link: a local file is served here; an object in a bucket is a redirect to a
+    presigned URL of the bucket's, valid for what is left of this link's life (a minute at least)."""
     svc = services(request)
     if not verify(svc.signing_secret, key, expires, signature):
         raise InvalidSignature("This link is invalid or has expired; read task-result again for a fresh one.")
     path = svc.objects.local_path(key)
-    if path is None or not path.is_file():
+    if path is None:
+        if not svc.objects.exists(key):
+            raise FileNotFound("The file is no longer available.")
+        url = svc.objects.download_url(key, max(MIN_PRESIGNED_S, expires - int(time.time())))
+        if url is None:  # a store must offer one of the two; say so rather than answer nothing
+            raise FileNotFound("The file is no longer available.")
+        return RedirectResponse(url, status_code=302)
+    if not path.is_file():
         raise FileNotFound("The file is no longer available.")
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 

@@ -9,6 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from vidgate.storage import check_key
+
 
 class LocalStore:
     def __init__(self, root: Path) -> None:
@@ -16,7 +18,8 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        check_key(key)
+        path = (self.root / key).resolve()  # and no symlink may lead out either
         if not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"object key escapes the store: {key!r}")
         return path
@@ -57,3 +60,6 @@ class LocalStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def download_url(self, key: str, expires_in: int) -> str | None:
+        return None  # the API serves local files itself, behind its own signed links
