@@ -51,6 +51,7 @@ class Server:
     client: Client
     env: dict[str, str]
     data_dir: Path
+    pid: int  # of `vidgate serve`
 
     def submit(self, body: dict[str, Any]) -> str:
         return self.client.submit(**body)
@@ -111,7 +112,7 @@ def serving(env: dict[str, str], tmp_path: Path, workers: int) -> Iterator[Serve
     try:
         assert len(embedded_workers) == workers
         with Client(base_url, key) as client:
-            yield Server(client, env, Path(env["VIDGATE_DATA_DIR"]))
+            yield Server(client, env, Path(env["VIDGATE_DATA_DIR"]), process.pid)
     finally:
         stop(process)
         assert_gone(embedded_workers)
@@ -278,6 +279,33 @@ def test_a_worker_killed_mid_render_is_replaced_and_the_task_completes_once(
         assert videos == [f"{task_id}-2.mp4"], "published once, nothing of the killed attempt left"
         assert list((api.data_dir / "work").iterdir()) == [], "no partial files left behind"
         assert probe(api.download(document, tmp_path / "rescued.mp4"))["frames"] == 240
+
+
+def test_serve_replaces_an_embedded_worker_that_dies_and_its_task_completes(tmp_path: Path) -> None:
+    """`make run`'s setup: one embedded worker. Killed mid-render (kill -9, as the out-of-memory
+    killer does), it is replaced, and the new worker takes the task up once its lease runs out."""
+    env = server_env(tmp_path, VIDGATE_LEASE_SECONDS="2", VIDGATE_SWEEP_INTERVAL="0.5")
+    with serving(env, tmp_path, workers=1) as api:
+        task_id = api.submit(
+            {"images": [data_uri(make_image(1920, 1080))], "prompt": "dolly out", "duration": 8}
+        )
+        deadline = time.monotonic() + 60
+        while api.result(task_id)["task"]["progress_percent"] < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (doomed,) = [pid for pid in children_of(api.pid) if b"spawn_main" in cmdline(pid)]
+        os.kill(doomed, signal.SIGKILL)
+        while True:  # a new worker, and the dead one reaped (no zombie left)
+            workers = [pid for pid in children_of(api.pid) if b"spawn_main" in cmdline(pid)]
+            if workers and doomed not in workers:
+                break
+            assert time.monotonic() < deadline + 30, f"no new worker; children: {workers}"
+            time.sleep(0.1)
+        document = api.wait(task_id, timeout=120)
+        assert document["task"]["status"] == "TASK_STATUS_SUCCEED", document
+        assert '"attempt": 2' in document["extra"]["debug_info"]["request_info"]
+    log = (tmp_path / "serve.log").read_text()
+    assert f"embedded worker 0 (pid {doomed}) ended with exit code -9" in log
 
 
 @pytest.mark.s3
