@@ -62,6 +62,17 @@ def _headers(idempotency_key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
 
+def _list_params(status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    return {k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None}
+
+
+def _video_request(http: httpx.Client | httpx.AsyncClient, result: dict[str, Any]) -> httpx.Request:
+    """The GET of a finished task's first video; the signed URL needs no API key."""
+    request = http.build_request("GET", result["videos"][0]["video_url"])
+    del request.headers["Authorization"]  # the URL may point at a storage host: never send it the key
+    return request
+
+
 class Client:
     def __init__(
         self, base_url: str, api_key: str, *, timeout: float = 30.0, http: httpx.Client | None = None
@@ -96,10 +107,7 @@ class Client:
     def list_tasks(
         self, status: str | None = None, limit: int = 20, cursor: str | None = None
     ) -> dict[str, Any]:
-        params = {
-            k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None
-        }
-        return _check(self.http.get("/v3/async/tasks", params=params))
+        return _check(self.http.get("/v3/async/tasks", params=_list_params(status, limit, cursor)))
 
     def wait(self, task_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> dict[str, Any]:
         """Poll until the task is terminal; raises TaskFailed on failure, TimeoutError on timeout."""
@@ -115,10 +123,8 @@ class Client:
     def download(self, result: dict[str, Any], path: str | Path) -> Path:
         """Save the first video of a finished task (the signed URL needs no API key)."""
         target = Path(path)
-        request = self.http.build_request("GET", result["videos"][0]["video_url"])
-        del request.headers["Authorization"]  # the URL may point at a storage host: never send it the key
         # A server keeping videos in a bucket redirects to it: follow (httpx sends no key across hosts).
-        response = self.http.send(request, stream=True, follow_redirects=True)
+        response = self.http.send(_video_request(self.http, result), stream=True, follow_redirects=True)
         try:
             if not response.is_success:
                 response.read()
@@ -142,10 +148,14 @@ class AsyncClient:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
+        await self.close()
+
+    async def close(self) -> None:
+        await self.http.aclose()
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        """The same as close, under the name asyncio code (and httpx) uses."""
+        await self.close()
 
     async def submit(
         self, images: list[str], prompt: str, *, idempotency_key: str | None = None, **options: Any
@@ -160,6 +170,11 @@ class AsyncClient:
     async def cancel(self, task_id: str) -> dict[str, Any]:
         return _check(await self.http.post("/v3/async/task-cancel", params={"task_id": task_id}))
 
+    async def list_tasks(
+        self, status: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> dict[str, Any]:
+        return _check(await self.http.get("/v3/async/tasks", params=_list_params(status, limit, cursor)))
+
     async def wait(self, task_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -169,3 +184,19 @@ class AsyncClient:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"task {task_id} not finished after {timeout} s")
             await asyncio.sleep(interval)
+
+    async def download(self, result: dict[str, Any], path: str | Path) -> Path:
+        """Save the first video of a finished task (the signed URL needs no API key)."""
+        target = Path(path)
+        # A server keeping videos in a bucket redirects to it: follow (httpx sends no key across hosts).
+        response = await self.http.send(_video_request(self.http, result), stream=True, follow_redirects=True)
+        try:
+            if not response.is_success:
+                await response.aread()
+                _check(response)
+            with target.open("wb") as out:
+                async for chunk in response.aiter_bytes():
+                    out.write(chunk)
+        finally:
+            await response.aclose()
+        return target
