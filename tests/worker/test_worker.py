@@ -159,6 +159,45 @@ def test_cancel_stops_a_running_task(api: Api) -> None:
     assert stored_videos(api) == []
 
 
+def test_cancel_is_noticed_within_a_second_however_long_the_lease(api: Api) -> None:
+    api.services.settings.lease_seconds = 30.0  # the default: lease renewals every 10 s
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    thread = threading.Thread(target=make_worker(api, SlowEngine(20)).run_once)
+    thread.start()
+    while api.result(task_id).json()["task"]["status"] != "TASK_STATUS_PROCESSING":
+        time.sleep(0.01)
+    asked = time.monotonic()
+    api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - asked < 3
+    assert api.result(task_id).json()["task"]["reason"] == "CANCELED"
+
+
+class CancelledAtTheEndEngine:
+    """A render that finishes just as the task's cancel comes in: after its last look at should_cancel."""
+
+    name = "cancelled-at-the-end"
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def render(
+        self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> RenderResult:
+        result = MotionEngine().render(job, on_progress, should_cancel)
+        task = self.api.services.store.list_tasks("alice", limit=1)[0]
+        self.api.client.post("/v3/async/task-cancel", params={"task_id": task.id}, headers=self.api.headers)
+        return result
+
+
+def test_a_cancel_that_arrives_as_the_render_ends_wins_over_success(api: Api) -> None:
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x", "duration": 1}).json()["task_id"]
+    assert make_worker(api, CancelledAtTheEndEngine(api)).run_once()
+    result = api.result(task_id).json()
+    assert result["task"]["status"] == "TASK_STATUS_FAILED" and result["task"]["reason"] == "CANCELED"
+    assert result["videos"] == [] and stored_videos(api) == [], "the finished video is not kept"
+
+
 def test_a_worker_that_lost_its_lease_publishes_nothing(api: Api) -> None:
     """A paused worker (GC, swap, partition) comes back after another attempt took over: its result
     is thrown away, the newer attempt's stands, and no file of the old attempt lingers."""

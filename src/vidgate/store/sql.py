@@ -282,9 +282,17 @@ class SqlTaskStore(KeyStore):
             return conn.execute(statement).rowcount == 1
 
     def renew_lease(self, task_id: str, attempt: int, lease_seconds: float) -> LeaseState:
-        owned = self._write(self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds))
-        task = self.get_task(task_id) if owned else None
-        return LeaseState(owned=owned, cancel_requested=bool(task and task.cancel_requested))
+        self._write(self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds))
+        return self.attempt_state(task_id, attempt)
+
+    def attempt_state(self, task_id: str, attempt: int) -> LeaseState:
+        """Whether this attempt still holds its task, and whether a cancel was asked: a read only."""
+        query = select(tasks.c.cancel_requested).where(
+            tasks.c.id == task_id, tasks.c.attempt == attempt, tasks.c.status == TaskStatus.PROCESSING.value
+        )
+        with self.engine.connect() as conn:
+            flag = conn.execute(query).scalar_one_or_none()
+        return LeaseState(owned=flag is not None, cancel_requested=bool(flag))
 
     def set_progress(self, task_id: str, attempt: int, progress: int, eta: int) -> bool:
         # Progress never goes backwards, even when a retry starts the render again.
@@ -296,8 +304,12 @@ class SqlTaskStore(KeyStore):
         return self._write(self._fenced(task_id, attempt).values(params=params.to_json()))
 
     def complete(self, task_id: str, attempt: int, output_key: str, info: dict[str, Any]) -> bool:
+        """False when the attempt lost its task, or a cancel came in (`attempt_state` tells which):
+        a task cancelled while its render finished ends CANCELED, never SUCCEED."""
         return self._write(
-            self._fenced(task_id, attempt).values(
+            self._fenced(task_id, attempt)
+            .where(tasks.c.cancel_requested.is_(False))
+            .values(
                 status=TaskStatus.SUCCEED.value,
                 progress=100,
                 eta=0,

@@ -55,6 +55,8 @@ from vidgate.worker.jobs import build_render_job, load_images
 log = logging.getLogger("vidgate.worker")
 PROGRESS_INTERVAL_S = 0.5
 INPUTS_SHARE = 0.05  # of the progress bar, for fetching inputs
+# How often a busy worker reads whether its task was cancelled (a lease renewal reads it too).
+CANCEL_POLL_S = 1.0
 
 
 def video_key(task_id: str, attempt: int) -> str:
@@ -85,10 +87,17 @@ class Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 3):
+        beat = self.lease_seconds / 3
+        renew_at = time.monotonic() + beat
+        # Between renewals, a read each CANCEL_POLL_S: a cancel stops a render within about a second.
+        while not self._stop.wait(min(beat, CANCEL_POLL_S)):
             try:
-                state = self.store.renew_lease(self.task.id, self.task.attempt, self.lease_seconds)
-            except Exception:  # a database blip: try again next beat, the lease has slack for it
+                if time.monotonic() >= renew_at:
+                    state = self.store.renew_lease(self.task.id, self.task.attempt, self.lease_seconds)
+                    renew_at = time.monotonic() + beat
+                else:
+                    state = self.store.attempt_state(self.task.id, self.task.attempt)
+            except Exception:  # a database blip: try again next time, the lease has slack for it
                 log.warning("heartbeat for %s failed", self.task.id, exc_info=True)
                 continue
             if not state.owned:
@@ -191,8 +200,10 @@ class Worker:
                 **result.info,
             }
             if not self.store.complete(task.id, task.attempt, key, info):
-                self.objects.delete(key)  # a newer attempt owns the task: ours must not linger
-                raise LeaseLost
+                self.objects.delete(key)  # not published: it must not linger
+                if self.store.attempt_state(task.id, task.attempt).cancel_requested:
+                    raise RenderCancelled("cancelled as the render finished")
+                raise LeaseLost  # a newer attempt owns the task
             log.info("task %s done", task.id)
         except LeaseLost:
             log.warning("task %s: lease lost, attempt %d abandoned", task.id, task.attempt)
