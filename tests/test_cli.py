@@ -39,6 +39,41 @@ def test_keys_create_list_revoke(cli_env: Path) -> None:
     assert code == 1 and "no active key" in err
 
 
+@pytest.mark.parametrize("ellipsis", ["…", "...", ""])
+def test_keys_revoke_takes_the_prefix_as_keys_list_shows_it(cli_env: Path, ellipsis: str) -> None:
+    key = run("keys", "create", "--name", "ci")[1].strip()
+    shown = run("keys", "list")[1].split()[1]
+    assert shown == key[:10] + "…"
+    code, out, err = run("keys", "revoke", shown.removesuffix("…") + ellipsis)
+    assert (code, out.strip()) == (0, "revoked"), err
+
+
+def test_keys_revoke_takes_the_start_of_a_prefix_if_only_one_active_key_has_it(cli_env: Path) -> None:
+    first = run("keys", "create", "--name", "a")[1].strip()
+    run("keys", "create", "--name", "b")
+    code, out, err = run("keys", "revoke", "vg_")
+    assert code == 1 and out == ""
+    assert err == (
+        "several active keys match 'vg_': give more of the prefix, or the key id (see `vidgate keys list`)\n"
+    )
+    assert "revoked" not in run("keys", "list")[1], "an ambiguous prefix revokes nothing"
+    code, out, err = run("keys", "revoke", first[:8])
+    assert (code, out.strip()) == (0, "revoked"), err
+    code, _, err = run("keys", "revoke", "vg_unknown…")
+    assert code == 1 and err == "no active key 'vg_unknown'\n"
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--name", ""], ["--name", "  "], ["--name", "ci", "--tenant", ""], ["--name", "ci", "--tenant", "\t"]],
+)
+def test_keys_create_refuses_an_empty_name_or_tenant(cli_env: Path, option: list[str]) -> None:
+    code, out, err = run("keys", "create", *option)
+    empty = option[-2]
+    assert (code, out, err) == (2, "", f"error: {empty} must not be empty\n")
+    assert run("keys", "list")[1] == "", "no key is created"
+
+
 def test_generate_renders_locally_and_is_deterministic(cli_env: Path, tmp_path: Path) -> None:
     image = tmp_path / "photo.png"
     image.write_bytes(make_image(640, 480))
@@ -180,3 +215,104 @@ def test_a_bucket_out_of_reach_stops_serve_and_worker_with_its_reason(
         assert code == 2, err
         assert err.startswith("error: S3 bucket 'no-such-bucket-here' is not reachable"), err
         assert "Traceback" not in err
+
+
+def _every_command_that_reads_settings(image: Path, out: Path) -> list[list[str]]:
+    return [
+        ["serve"],
+        ["worker"],
+        ["keys", "create", "--name", "ci"],
+        ["keys", "list"],
+        ["keys", "revoke", "vg_x"],
+        ["webhook-secret"],
+        ["generate", str(image), "--prompt", "x", "--duration", "1", "-o", str(out)],
+    ]
+
+
+def test_a_bad_setting_stops_every_command_with_one_line_per_value(
+    cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image())
+    monkeypatch.setenv("VIDGATE_PORT", "abc")
+    monkeypatch.setenv("VIDGATE_DEFAULT_VOICE", "nobody")
+    for command in _every_command_that_reads_settings(image, tmp_path / "x.mp4"):
+        code, out, err = run(*command)
+        assert (code, out) == (2, ""), command
+        assert err.splitlines() == [
+            "error: VIDGATE_PORT: Input should be a valid integer, unable to parse string as an integer"
+            " (given 'abc')",
+            "error: VIDGATE_DEFAULT_VOICE: must be a catalogue voice id (GET /v3/voices),"
+            " e.g. 'English_Warm_Woman' (given 'nobody')",
+        ], command
+    assert not (tmp_path / "x.mp4").exists() and not cli_env.exists(), "nothing was started or written"
+
+
+def test_a_bad_serve_option_is_named_as_the_option(cli_env: Path) -> None:
+    code, _, err = run("serve", "--workers", "99")
+    assert (code, err) == (2, "error: --workers: Input should be less than or equal to 64 (given 99)\n")
+
+
+def test_a_bad_secret_setting_is_named_but_not_echoed(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDGATE_WEBHOOK_SECRET", "whsec_leaked!")
+    code, _, err = run("webhook-secret")
+    assert code == 2 and err.startswith("error: VIDGATE_WEBHOOK_SECRET: String should match pattern")
+    assert "leaked" not in err and err.endswith("(not shown, it is a secret)\n")
+
+
+def test_settings_that_conflict_stop_the_command_with_the_reason(
+    cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDGATE_STORAGE_DIR", str(tmp_path / "objects"))
+    monkeypatch.setenv("VIDGATE_STORAGE_URL", "s3://a-bucket")
+    code, _, err = run("keys", "list")
+    assert (code, err) == (
+        2,
+        "error: settings: set storage_dir (a folder) or storage_url (an S3 bucket), not both\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--resolution", "4k"], "Field 'resolution': Input should be '540p', '720p' or '1080p'."),
+        (["--seed", "-1"], "Field 'seed': Input should be greater than or equal to 0."),
+        (["--prompt", ""], "Field 'prompt': String should have at least 1 character."),
+        (["--voice-id", ""], "Field 'voice_id': must be 1..256 characters."),
+    ],
+)
+def test_generate_refuses_a_bad_request_as_the_server_would(
+    cli_env: Path, tmp_path: Path, option: list[str], message: str
+) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image())
+    out = tmp_path / "x.mp4"
+    code, _, err = run("generate", str(image), "--prompt", "x", *option, "-o", str(out))
+    assert (code, err) == (2, f"error: INVALID_REQUEST_BODY: {message}\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["worker"], ["keys"], ["keys", "create"], ["keys", "revoke"], ["generate"]]
+)
+def test_help_shows_flags_as_flags(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and "<bool>" not in out
+    assert "  --help " in out and "--help <" not in out
+
+
+def test_generate_help_shows_its_flags_without_a_value() -> None:
+    out = run("generate", "--help")[1]
+    for flag in ("--bgm", "--audio", "--watermark"):
+        assert f"  {flag}  " in out, flag
+
+
+def test_a_serve_option_overrides_a_bad_variable(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.update(options))
+    monkeypatch.setenv("VIDGATE_PORT", "abc")
+    code, _, err = run("serve", "--port", "8123", "--workers", "0")
+    assert code == 0, err
+    assert served["port"] == 8123

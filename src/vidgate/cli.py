@@ -10,21 +10,27 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from pydantic import ValidationError
 
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
     import numpy as np
+    from pydantic_core import ErrorDetails
 
     from vidgate.store.sql import SqlTaskStore
 
-app = typer.Typer(help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+# Plain help, not typer's rich panels: those show a `<bool>` value on every flag (`--bgm <bool>`,
+# even `--help <bool>`), as if flags took a value.
+app = typer.Typer(
+    help="vidgate: a self-hosted image-to-video server.", no_args_is_help=True, rich_markup_mode=None
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys_app, name="keys")
 
 DEV_KEY_FILE = "dev-api-key"
@@ -35,6 +41,34 @@ def _store(settings: Settings) -> SqlTaskStore:
     from vidgate.store.db import open_task_store
 
     return open_task_store(settings.resolved_database_url())
+
+
+def _settings_or_exit(cli_options: Mapping[str, object] | None = None) -> Settings:
+    """The settings, with `cli_options` (field name: value given on the command line, None when
+    not given) over the environment. A bad value stops the command with one line per value, naming
+    the variable or option as the user wrote it, instead of pydantic's traceback."""
+    # Passed as init values, which pydantic-settings ranks above the environment: an option is
+    # checked like its variable, and a bad variable it overrides does not stop the command.
+    given: dict[str, Any] = {
+        field: value for field, value in (cli_options or {}).items() if value is not None
+    }
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"error: {_describe_setting_error(error, given)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _describe_setting_error(error: ErrorDetails, cli_options: Mapping[str, object]) -> str:
+    problem = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a check across fields, whose message names them; its input is every value
+        return f"settings: {problem}"
+    field = str(error["loc"][0])
+    source = f"--{field.replace('_', '-')}" if field in cli_options else f"VIDGATE_{field.upper()}"
+    # A secret goes to the terminal and its scrollback, and often to a log: name it, never echo it.
+    given = "not shown, it is a secret" if "secret" in field else f"given {error['input']!r}"
+    return f"{source}: {problem} ({given})"
 
 
 @app.command()
@@ -50,8 +84,7 @@ def serve(
     from vidgate.app import create_app
     from vidgate.worker.process import start_embedded_workers, stop_embedded_workers
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    settings = Settings.model_validate(Settings().model_dump() | overrides)  # validated like env values
+    settings = _settings_or_exit({"host": host, "port": port, "workers": workers})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with _store_must_open():
         application = create_app(settings)
@@ -69,8 +102,9 @@ def worker() -> None:
     """Run a standalone worker against the configured database and storage."""
     from vidgate.worker.process import run_worker_until_signalled
 
+    settings = _settings_or_exit()
     with _store_must_open():
-        run_worker_until_signalled(Settings())
+        run_worker_until_signalled(settings)
 
 
 @contextlib.contextmanager
@@ -102,7 +136,11 @@ def keys_create(
     VIDGATE_KEY_DEFAULT_* settings (unlimited unless set)."""
     from vidgate.tasks.limits import KeyLimits, parse_count, parse_rate
 
-    settings = Settings()
+    for option, value in (("--name", name), ("--tenant", tenant)):
+        if value is not None and not value.strip():
+            typer.echo(f"error: {option} must not be empty", err=True)
+            raise typer.Exit(2)
+    settings = _settings_or_exit()
     try:
         per, period = parse_rate(rate if rate is not None else settings.key_default_rate)
         limits = KeyLimits(
@@ -123,17 +161,32 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (prefix, name, tenant, limits, state); never the keys themselves."""
-    for key in _store(Settings()).list_keys():
+    for key in _store(_settings_or_exit()).list_keys():
         state = "revoked" if key.revoked_ms else "active"
         limits = key.limits.describe()
         typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {limits}  {state}")
 
 
 @keys_app.command("revoke")
-def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix, as `keys list` shows.")]) -> None:
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id, or prefix as `keys list` shows it (or its start).")],
+) -> None:
     """Revoke a key; it stops working at once."""
-    if not _store(Settings()).revoke_key(key):
-        typer.echo(f"no active key {key!r}", err=True)
+    from vidgate.store.keys import Revocation
+
+    # `keys list` ends each prefix with an ellipsis; a prefix copied from it, with either spelling
+    # of the ellipsis, names the key.
+    id_or_prefix = key.strip().removesuffix("…").removesuffix("...")
+    outcome = _store(_settings_or_exit()).revoke_key(id_or_prefix)
+    if outcome is Revocation.AMBIGUOUS:
+        typer.echo(
+            f"several active keys match {id_or_prefix!r}: give more of the prefix, or the key id"
+            " (see `vidgate keys list`)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if outcome is Revocation.NO_MATCH:
+        typer.echo(f"no active key {id_or_prefix!r}", err=True)
         raise typer.Exit(1)
     typer.echo("revoked")
 
@@ -141,7 +194,7 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix, as `k
 @app.command("webhook-secret")
 def webhook_secret() -> None:
     """Print the secret that signs webhooks (Standard Webhooks `whsec_...`), for your receiver."""
-    typer.echo(Settings().resolved_webhook_secret())
+    typer.echo(_settings_or_exit().resolved_webhook_secret())
 
 
 @app.command()
@@ -172,7 +225,7 @@ def generate(
     from vidgate.tasks.model import TaskParams
     from vidgate.worker.jobs import build_render_job, load_images
 
-    settings = Settings()
+    settings = _settings_or_exit()
     try:
         request = SubmitRequest(
             images=[str(p) for p in images],
@@ -189,8 +242,12 @@ def generate(
     except VidgateError as exc:
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except ValidationError as exc:
+        # Imported only here: it brings in FastAPI, which a render that goes well never needs.
+        from vidgate.api.errors import describe_validation_error
+
+        refusal = describe_validation_error(list(exc.errors()))  # the server's own words for it
+        typer.echo(f"error: {refusal.reason}: {refusal.message}", err=True)
         raise typer.Exit(2) from None
     used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     params = TaskParams(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect
 
 from vidgate.errors import IdempotencyKeyReused
+from vidgate.store.keys import Revocation
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.tables import metadata
 from vidgate.tasks.model import TaskParams, TaskStatus
@@ -177,9 +178,28 @@ def test_revoke_refuses_an_ambiguous_prefix(store: SqlTaskStore) -> None:
     second, second_secret = store.create_key("b")
     with store.engine.begin() as conn:
         conn.execute(update(api_keys).values(prefix="vg_same"))
-    assert not store.revoke_key("vg_same"), "two keys match: revoke neither"
+    assert store.revoke_key("vg_same") is Revocation.AMBIGUOUS, "two keys match: revoke neither"
+    assert store.revoke_key("vg_") is Revocation.AMBIGUOUS
     assert store.authenticate(second_secret) is not None
-    assert store.revoke_key(second.id)
+    assert store.revoke_key(second.id) is Revocation.REVOKED
+    assert store.revoke_key("vg_same") is Revocation.REVOKED, "only the other key is still active"
+
+
+def test_revoke_takes_the_start_of_a_prefix_case_sensitively(store: SqlTaskStore) -> None:
+    from sqlalchemy import update
+
+    from vidgate.store.tables import api_keys
+
+    _record, secret = store.create_key("ci")
+    with store.engine.begin() as conn:
+        conn.execute(update(api_keys).values(prefix="vg_cM_5wij"))
+    assert store.revoke_key("vg_cm") is Revocation.NO_MATCH, "prefixes are case-sensitive base64"
+    assert store.revoke_key("vg%") is Revocation.NO_MATCH, "no LIKE wildcards"
+    assert store.revoke_key("vg_cM_5wijX") is Revocation.NO_MATCH, "longer than the prefix"
+    assert store.revoke_key("") is Revocation.NO_MATCH, "the empty string names no key"
+    assert store.authenticate(secret) is not None
+    assert store.revoke_key("vg_cM") is Revocation.REVOKED
+    assert store.authenticate(secret) is None
 
 
 def test_set_params_records_fetched_inputs(store: SqlTaskStore) -> None:
@@ -211,9 +231,9 @@ def test_keys_are_stored_hashed_and_revocable(store: SqlTaskStore) -> None:
     assert store.authenticate(secret) == record and record.tenant_id == "team-a"
     assert store.authenticate(secret + "x") is None
     assert all(secret not in repr(k) for k in store.list_keys())
-    assert store.revoke_key(record.prefix)
+    assert store.revoke_key(record.prefix) is Revocation.REVOKED
     assert store.authenticate(secret) is None
-    assert not store.revoke_key(record.id), "already revoked"
+    assert store.revoke_key(record.id) is Revocation.NO_MATCH, "already revoked"
 
 
 def test_off_peak_tasks_share_the_queue_inside_their_window(store: SqlTaskStore) -> None:

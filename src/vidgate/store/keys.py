@@ -6,6 +6,7 @@ Mixed into `SqlTaskStore`, so keys and tasks share one engine and one SQLite wri
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import hmac
 import secrets
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from vidgate.store.clock import now_ms
 from vidgate.store.tables import api_keys
@@ -21,6 +22,14 @@ from vidgate.tasks.limits import KeyLimits
 from vidgate.tasks.model import ApiKey
 
 KEY_PREFIX = "vg_"
+
+
+class Revocation(enum.Enum):
+    """What `revoke_key` did: callers tell an unknown key from one they must name more precisely."""
+
+    REVOKED = "revoked"
+    NO_MATCH = "no active key matches"
+    AMBIGUOUS = "several active keys match"
 
 
 def hash_key(secret: str) -> str:
@@ -69,16 +78,21 @@ class KeyStore:
         with self.engine.connect() as conn:
             return [key_from_row(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
 
-    def revoke_key(self, key_id_or_prefix: str) -> bool:
-        """Revoke the one active key with this id or prefix; False when none or several match."""
+    def revoke_key(self, key_id_or_prefix: str) -> Revocation:
+        """Revoke the one active key with this id, or whose prefix starts with this text (the whole
+        prefix `list_keys` shows, or enough of it to name one key); none when several match."""
+        if not key_id_or_prefix:
+            return Revocation.NO_MATCH  # every prefix starts with "": it names no key
+        # substr, not LIKE: SQLite's LIKE ignores case, and prefixes are case-sensitive base64.
+        prefix_starts_with = func.substr(api_keys.c.prefix, 1, len(key_id_or_prefix)) == key_id_or_prefix
         matches = (
             select(api_keys.c.id)
-            .where(or_(api_keys.c.id == key_id_or_prefix, api_keys.c.prefix == key_id_or_prefix))
+            .where(or_(api_keys.c.id == key_id_or_prefix, prefix_starts_with))
             .where(api_keys.c.revoked_ms.is_(None))
         )
         with self._write_transaction() as conn:
             ids = list(conn.execute(matches).scalars())
             if len(ids) != 1:
-                return False
+                return Revocation.AMBIGUOUS if ids else Revocation.NO_MATCH
             conn.execute(update(api_keys).where(api_keys.c.id == ids[0]).values(revoked_ms=now_ms()))
-        return True
+        return Revocation.REVOKED
