@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from engines.motion_support import frames_for, render_move, subject_image, textured_image
 from vidgate.engines.motion.camera import CameraMove, plan_camera
-from vidgate.engines.motion.frames import RenderNotes
+from vidgate.engines.motion.frames import CameraSchedule, RenderNotes
 from vidgate.engines.motion.parallax import split_layers
 from vidgate.engines.motion.transitions import TRANSITIONS, Timeline, choose_transition, morph_flow
 
@@ -63,6 +64,36 @@ def test_the_subject_slides_faster_than_the_background_when_trucking() -> None:
     scene = sum(patch_shift(frames[i], frames[i + 1], (0, 0, 80, 50)) for i in middle)  # top-left corner
     assert scene < -5  # the camera trucks right: everything slides left...
     assert subject < 1.25 * scene  # ...the subject, nearer, further (1.4x: high's parallax)
+
+
+def test_the_subject_never_leads_across_a_border_it_is_cut_by() -> None:
+    """Cut by the bottom edge, a crane up's subject view starts level with the background's and only
+    rises past it; cut by the right edge, a truck right's never passes it to the right; cut on both
+    sides of an axis, it keeps no lead along it. The lead itself stays whole (1.4x the path, at high)."""
+    unbounded = (-math.inf, -math.inf, math.inf, math.inf)
+    cases = [
+        ("crane up", (10.0, 10.0, 300.0, math.inf), 1),
+        ("crane down", (10.0, 10.0, 300.0, math.inf), 1),
+        ("truck right", (10.0, 10.0, math.inf, 170.0), 0),
+        ("truck left", (10.0, 10.0, math.inf, 170.0), 0),
+        ("crane up", unbounded, 1),
+    ]
+    for prompt, bounds, axis in cases:
+        move = plan_camera(prompt, "high", np.random.default_rng(1), duration_s=2.0)
+        schedule = CameraSchedule(move, Timeline.plan(48, 1, 24, None))
+        poses = schedule.subject_poses(0, bounds)
+        leads = [
+            (poses[i].shift_x - schedule.pose(0, i).shift_x, poses[i].shift_y - schedule.pose(0, i).shift_y)
+            for i in range(48)
+        ]
+        along = [lead[axis] for lead in leads]
+        assert all(lead[1 - axis] == 0.0 for lead in leads), prompt
+        if bounds == unbounded:
+            assert along == [0.0] * 48
+        else:
+            assert max(along) <= 0.0 < -min(along), prompt  # never towards the cut, and a real lead
+            travel = abs(move.truck_x or move.crane_y)
+            assert max(along) - min(along) == pytest.approx(move.parallax * travel, rel=1e-6), prompt
 
 
 def test_flat_moves_and_small_amplitude_use_no_parallax() -> None:

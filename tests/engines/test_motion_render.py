@@ -4,6 +4,7 @@ amplitude levels are apart, and shrinking views do not alias."""
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import av
@@ -22,6 +23,8 @@ from engines.motion_support import (
 )
 from vidgate.engines.motion import render
 from vidgate.engines.motion.camera import CameraMove, ease_in_out, plan_camera
+from vidgate.engines.motion.frames import RenderNotes
+from vidgate.engines.motion.parallax import split_layers
 from vidgate.engines.motion.tracking import jitter, track_camera
 from vidgate.media.colour import rgb_to_yuv
 
@@ -64,12 +67,33 @@ def test_the_view_never_leaves_the_image(prompt: str, monkeypatch: pytest.Monkey
         assert luma.min() >= grey_luma // 2
 
 
-@pytest.mark.parametrize("prompt", ["truck left", "push in", "orbit right", "crane down", "pull out"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "truck left",
+        "push in",
+        "orbit right",
+        "crane down",
+        "crane up",
+        "pull out",
+        "push in while craning up",
+        "truck right and crane down, handheld",
+        "a quiet harbour",
+    ],
+)
 def test_parallax_layers_never_reveal_a_border_either(prompt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both layers, the subject included: its plinth is cut by the photo's bottom edge, and the
+    # subject moves further than the path, so its view must be held back at that edge (the bottom
+    # rows would otherwise be streaks of the plinth's last row; zeros here).
     monkeypatch.setattr(render, "EDGE_MODE", cv2.BORDER_CONSTANT)
     image = subject_image(320, 180, seed=1)
     image[:2], image[-2:], image[:, :2], image[:, -2:] = 255, 255, 255, 255  # a white frame round the photo
-    for frame in frames_for(prompt + ", dramatic", [image], "high", count=24, yuv=True):
+    layers = split_layers(image)
+    assert layers is not None and layers.bounds[3] == math.inf  # the subject touches the bottom edge
+    notes = RenderNotes()
+    frames = frames_for(prompt + ", dramatic", [image], "high", count=24, notes=notes, yuv=True)
+    assert notes.parallax == ["on"]
+    for frame in frames:
         # The photo's own white edge may show at the rim; zeros (outside the photo) never: a
         # picture's luma is 16 or more.
         assert frame[1:-1, 1:-1, 0].min() >= 16

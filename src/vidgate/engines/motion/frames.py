@@ -8,8 +8,9 @@ same frames on every run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import cv2
@@ -57,6 +58,40 @@ class CameraSchedule:
             pose = pose.nudged(log_zoom, shift_x, shift_y, roll)
         return pose
 
+    def subject_poses(self, image: int, bounds: tuple[float, float, float, float]) -> dict[int, CameraPose]:
+        """The foreground's pose in each frame showing `image`, for a subject with these bounds.
+
+        The foreground leads the background (`move.parallax`), so its view can leave the photo.
+        Where the subject is cut by a border of the photo (a bust by the bottom edge) there is nothing
+        beyond it to show, and the replicated border would smear into streaks. So on each axis where
+        it is cut, its lead is shifted by a constant so that its view never passes the background's
+        towards that border: the layers agree where the camera is furthest that way (for a crane up,
+        at the start) instead of mid-shot, and the subject still leads by the full parallax, away
+        from the cut. That is the simplest fix that keeps the effect: scaling the lead down would
+        remove it (a crane up starts at the photo's bottom edge, with no room at all). Cut on both
+        sides of an axis, the subject moves with the background along it. Its view zooms in as far
+        or further than the background's (camera.py), so shifted no further it passes no border."""
+        frames = self.frames_showing(image)
+        background = [self.pose(image, index) for index in frames]
+        foreground = [self.pose(image, index, True) for index in frames]
+        left, top, right, bottom = bounds
+        leads_x = held_lead(
+            [f.shift_x - b.shift_x for f, b in zip(foreground, background, strict=True)],
+            left == -math.inf,
+            right == math.inf,
+        )
+        leads_y = held_lead(
+            [f.shift_y - b.shift_y for f, b in zip(foreground, background, strict=True)],
+            top == -math.inf,
+            bottom == math.inf,
+        )
+        return {
+            index: replace(pose, shift_x=base.shift_x + lead_x, shift_y=base.shift_y + lead_y)
+            for index, pose, base, lead_x, lead_y in zip(
+                frames, foreground, background, leads_x, leads_y, strict=True
+            )
+        }
+
     def frames_showing(self, image: int) -> list[int]:
         return [index for index, shot in enumerate(self.shots) if image in (shot.image, shot.incoming)]
 
@@ -70,6 +105,20 @@ class CameraSchedule:
         if not self.move.parallax:
             return None
         return max((self.pose(image, index, True).zoom for index in self.frames_showing(image)), default=None)
+
+
+def held_lead(leads: list[float], cut_before: bool, cut_after: bool) -> list[float]:
+    """`leads` (the foreground view's offset from the background's on one axis, per frame; + towards
+    the right or bottom) shifted so that none points towards a border the subject is cut by."""
+    if cut_before and cut_after:
+        return [0.0] * len(leads)
+    if cut_after:
+        excess = max([0.0, *leads])
+        return [lead - excess for lead in leads]
+    if cut_before:
+        excess = min([0.0, *leads])
+        return [lead - excess for lead in leads]
+    return leads
 
 
 @dataclass(frozen=True)
@@ -106,6 +155,7 @@ def generate_frames(
     schedule = CameraSchedule(plan.move, timeline)
     resampling = RESAMPLING[plan.quality]
     fitted: dict[int, FittedImage] = {}
+    subject_poses: dict[int, dict[int, CameraPose]] = {}
 
     def prepared(image: int) -> FittedImage:
         # Split once, here, when the move has parallax; the split looks at RGB, so it comes before
@@ -117,6 +167,8 @@ def generate_frames(
             if plan.move.parallax and notes is not None:
                 notes.parallax.append("on" if layers is not None else "fallback")
             fitted[image] = fit.ready(layers)
+            if layers is not None:
+                subject_poses[image] = schedule.subject_poses(image, layers.bounds)
         return fitted[image]
 
     last_view: tuple[tuple[int, CameraPose, CameraPose | None], np.ndarray] | None = None
@@ -125,7 +177,7 @@ def generate_frames(
         nonlocal last_view
         fit = prepared(image)
         pose = schedule.pose(image, index)
-        subject_pose = schedule.pose(image, index, True) if fit.levels[0].layers is not None else None
+        subject_pose = subject_poses[image][index] if image in subject_poses else None
         key = (image, pose, subject_pose)
         if last_view is not None and last_view[0] == key:  # a static camera: render once
             return last_view[1]
@@ -139,6 +191,7 @@ def generate_frames(
             raise RenderCancelled("render cancelled")
         for passed in [image for image in fitted if image < shot.image]:
             del fitted[passed]
+            subject_poses.pop(passed, None)
         frame = view(shot.image, index)
         if shot.incoming is not None:
             incoming = view(shot.incoming, index)

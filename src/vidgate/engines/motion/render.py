@@ -309,9 +309,11 @@ def _draw(
         left, top, right, bottom = region
         box = (right - left, bottom - top)
         box_matrix = subject_matrix @ np.array([[1.0, 0.0, left], [0.0, 1.0, top], [0.0, 0.0, 1.0]])
-        # The foreground may travel past the cover margin (it moves further than the path); its
-        # edge pixels and mask are replicated, so a subject cut by the frame stays attached to it.
-        subject = _warp(picture.pixels, box_matrix, box, resampling.interpolation, cv2.BORDER_REPLICATE)
+        # The foreground's view may leave the photo (it moves further than the path), but only across
+        # a border the subject does not touch (frames.py holds its lead back at the others), where the
+        # replicated mask is 0. The mask stays replicated when tests swap EDGE_MODE for zeros, so that
+        # any subject pixel sampled from beyond the photo would show.
+        subject = _warp(picture.pixels, box_matrix, box, resampling.interpolation, EDGE_MODE)
         alpha = _warp(layers.alpha, box_matrix, box, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
         under = canvas[top:bottom, left:right]
         canvas[top:bottom, left:right] = cv2.blendLinear(subject, under, alpha, 1.0 - alpha)
