@@ -34,7 +34,7 @@ def test_a_refused_submit_is_the_envelope_with_retry_after(api: Api) -> None:
     assert refused.json() == {
         "code": 429,
         "reason": "RATE_LIMIT_EXCEEDED",
-        "message": "This key may submit 1 tasks per 60 s; slow down.",
+        "message": "This key may submit 1 task per 60 s; slow down.",
         "metadata": {"retry_after": 60, "limit": 1, "period_s": 60, "quota": "rate"},
     }
 

@@ -130,6 +130,24 @@ def test_the_daily_quota_resets_at_utc_midnight(store: SqlTaskStore, clock: Cloc
     assert submit(store, key) is None
 
 
+@pytest.mark.parametrize(
+    ("limits", "says"),
+    [
+        (KeyLimits(concurrency=1), "may have 1 task queued or processing at once"),
+        (KeyLimits(concurrency=2), "may have 2 tasks queued or processing at once"),
+        (KeyLimits(daily=1), "may submit 1 task per day (UTC)"),
+        (KeyLimits(daily=2), "may submit 2 tasks per day (UTC)"),
+        (KeyLimits(rate=1, rate_period_s=60), "may submit 1 task per 60 s"),
+        (KeyLimits(rate=2, rate_period_s=60), "may submit 2 tasks per 60 s"),
+    ],
+)
+def test_refusals_count_tasks_in_good_english(store: SqlTaskStore, limits: KeyLimits, says: str) -> None:
+    key, _ = store.create_key("k", "t", limits)
+    outcomes = [submit(store, key) for _ in range(3)]
+    refused = next(o for o in outcomes if o is not None)
+    assert f"This key {says}" in refused.message, refused.message
+
+
 def test_an_idempotent_replay_costs_no_quota(store: SqlTaskStore) -> None:
     key, _ = store.create_key("k", "t", KeyLimits(rate=1, rate_period_s=3600))
     assert submit(store, key, idempotency_key="same", request_hash="h") is None

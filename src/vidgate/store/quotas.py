@@ -49,7 +49,7 @@ def admit(conn: Connection, key: ApiKey, now: float | None = None, *, dry_run: b
         ).one()
         if in_flight >= limits.concurrency:
             raise RateLimitExceeded(
-                f"This key may have {limits.concurrency} tasks queued or processing at once; "
+                f"This key may have {_tasks(limits.concurrency)} queued or processing at once; "
                 "wait for one to finish.",
                 int(soonest_eta or CONCURRENCY_RETRY_S),
                 {"limit": limits.concurrency, "quota": "concurrency"},
@@ -64,7 +64,7 @@ def admit(conn: Connection, key: ApiKey, now: float | None = None, *, dry_run: b
         if today >= limits.daily:
             reset = day + timedelta(days=1)
             raise RateLimitExceeded(
-                f"This key may submit {limits.daily} tasks per day (UTC); the quota resets at "
+                f"This key may submit {_tasks(limits.daily)} per day (UTC); the quota resets at "
                 f"{reset.isoformat()}.",
                 math.ceil(reset.timestamp() - now),
                 {"limit": limits.daily, "quota": "daily"},
@@ -92,7 +92,11 @@ def _take_token(conn: Connection, key: ApiKey, now: float, dry_run: bool) -> Non
     if dry_run and left >= 1:
         return
     raise RateLimitExceeded(
-        f"This key may submit {limits.rate} tasks per {limits.rate_period_s} s; slow down.",
+        f"This key may submit {_tasks(limits.rate or 0)} per {limits.rate_period_s} s; slow down.",
         math.ceil((1 - float(left)) / limits.refill_per_s),
         {"limit": limits.rate, "period_s": limits.rate_period_s, "quota": "rate"},
     )
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
