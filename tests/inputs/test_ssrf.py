@@ -150,7 +150,7 @@ def test_https_sends_sni_and_verifies_the_certificate_for_the_host_name(
     try:
         good = fetcher(settings, answers, ssl_context=client_context)
         assert good.fetch(f"https://img.test:{port}/a.png", 0) == make_image(64, 48)
-        with pytest.raises(InvalidImageUrl, match="could not be fetched"):
+        with pytest.raises(InvalidImageUrl, match=r"could not be fetched \(the server's TLS certificate"):
             good.fetch(f"https://other.test:{port}/a.png", 0)  # certificate is for img.test
     finally:
         httpd.shutdown()

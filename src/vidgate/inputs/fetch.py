@@ -11,6 +11,7 @@ say it is an image or start like one.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import socket
@@ -33,6 +34,7 @@ MAX_ADDRESSES_TRIED = 3  # of one host's (all checked) addresses, when connectin
 CONNECT_TIMEOUT_S = 5.0
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG; WebP is RIFF....WEBP
 
 
@@ -244,8 +246,43 @@ def _is_ip(host: str) -> bool:
 
 
 def _unfetchable(index: int, exc: Exception | None) -> InvalidImageUrl:
-    why = type(exc).__name__ if exc else "no address answered"
+    why = _why_unfetchable(exc) if exc else "no address answered"
     return InvalidImageUrl(f"images[{index}]: the URL could not be fetched ({why}).", {"index": index})
+
+
+def _why_unfetchable(exc: Exception) -> str:
+    """What went wrong, in words for whoever sent the URL (an httpx class name tells them nothing).
+
+    httpx wraps httpcore's error, which wraps the system's (an OSError, an ssl error): the cause
+    says most, so the whole chain is searched, the most telling kinds first."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+
+    def found(kind: type[BaseException]) -> bool:
+        return any(isinstance(each, kind) for each in chain)
+
+    if found(ssl.SSLCertVerificationError):
+        return "the server's TLS certificate could not be verified"
+    if found(ssl.SSLError):
+        return "the TLS handshake failed"
+    if found(socket.gaierror):
+        return "the host name was not found in DNS"
+    if found(ConnectionRefusedError):
+        return "the connection was refused"
+    if found(ConnectionResetError):
+        return "the connection was reset"
+    if any(isinstance(each, OSError) and each.errno in UNREACHABLE_ERRNOS for each in chain):
+        return "the host is unreachable"
+    if found(httpx.ConnectTimeout):
+        return "connecting timed out"
+    if found(httpx.TimeoutException):
+        return "the server took too long to answer"
+    if found(httpx.RemoteProtocolError):
+        return "the server did not answer in valid HTTP"
+    return "a network error"
 
 
 def log_private_urls_allowed(settings: Settings) -> None:
