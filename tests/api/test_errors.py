@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -43,7 +45,8 @@ def good_image() -> str:
         ({"prompt": 5}, "prompt"),
         ({"images": []}, "images"),
         ({"images": "data:image/png;base64,AAAA"}, "images"),
-        ({"images": [{}]}, "images.0"),
+        ({"images": [{}]}, "images[0]"),
+        ({"images": ["data:image/png;base64,AAAA", 1]}, "images[1]"),
         ({"seed": -1}, "seed"),
         ({"seed": "123"}, "seed"),
         ({"seed": 2**32}, "seed"),
@@ -64,6 +67,42 @@ def test_wrong_types_and_out_of_range_values_name_the_field(
     error = assert_envelope(api.submit(body), 400, "INVALID_REQUEST_BODY")
     assert error["metadata"]["field"] == field and f"'{field}'" in error["message"]
     assert api.services.store.list_tasks("alice") == [], "nothing was created"
+
+
+def test_a_wrong_list_item_is_named_as_image_messages_name_it(api: Api) -> None:
+    error = assert_envelope(api.submit({"images": [1], "prompt": "zoom in"}), 400, "INVALID_REQUEST_BODY")
+    assert error["message"].startswith("Field 'images[0]': ")
+    assert error["metadata"] == {"field": "images[0]", "index": 0}
+
+
+def test_a_webhook_url_must_be_http_and_says_so_in_its_own_words(api: Api, good_image: str) -> None:
+    for url in ("ftp://x", "data:image/png;base64,AAAA"):
+        body = {"images": [good_image], "prompt": "zoom in", "extra": {"webhook": {"url": url}}}
+        error = assert_envelope(api.submit(body), 400, "INVALID_REQUEST_BODY")
+        assert error["message"] == "Field 'extra.webhook.url': must be an http(s) URL."
+        assert error["metadata"] == {"field": "extra.webhook.url"}
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_object_sent_without_a_json_content_type_says_which_header_to_send(
+    api: Api, good_image: str, content_type: str | None
+) -> None:
+    raw = json.dumps({"images": [good_image], "prompt": "zoom in"}).encode()
+    headers = api.headers | ({"Content-Type": content_type} if content_type else {})
+    error = assert_envelope(
+        api.client.post(SUBMIT, content=raw, headers=headers), 400, "INVALID_REQUEST_BODY"
+    )
+    assert error["message"] == "The request body must be sent as JSON, with Content-Type: application/json."
+    assert api.services.store.list_tasks("alice") == [], "nothing was created"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+def test_a_json_content_type_with_a_non_object_body_still_says_object(api: Api, content_type: str) -> None:
+    response = api.client.post(
+        SUBMIT, content=b"[1, 2]", headers=api.headers | {"Content-Type": content_type}
+    )
+    error = assert_envelope(response, 400, "INVALID_REQUEST_BODY")
+    assert error["message"] == "The request body must be a JSON object."
 
 
 @pytest.mark.parametrize("missing", ["images", "prompt"])
@@ -159,6 +198,51 @@ def test_unknown_task_route_and_method(api: Api) -> None:
     assert_envelope(api.client.get(SUBMIT), 405, "METHOD_NOT_ALLOWED")
 
 
+def test_an_unknown_status_filter_lists_the_valid_ones(api: Api) -> None:
+    response = api.client.get("/v3/async/tasks", params={"status": "failed"}, headers=api.headers)
+    error = assert_envelope(response, 400, "INVALID_REQUEST_BODY")
+    assert error["message"] == (
+        "Field 'status': unknown status 'failed'; use one of QUEUED, PROCESSING, SUCCEED, FAILED "
+        "(the TASK_STATUS_ prefix is optional)."
+    )
+    assert error["metadata"] == {"field": "status", "allowed": ["QUEUED", "PROCESSING", "SUCCEED", "FAILED"]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v3/async/task-result"), ("POST", "/v3/async/task-cancel"), ("GET", "/v3/async/task-events")],
+)
+def test_an_empty_task_id_is_as_required_as_a_missing_one(api: Api, method: str, path: str) -> None:
+    missing = assert_envelope(
+        api.client.request(method, path, headers=api.headers), 400, "INVALID_REQUEST_BODY"
+    )
+    empty = api.client.request(method, path, params={"task_id": ""}, headers=api.headers)
+    assert assert_envelope(empty, 400, "INVALID_REQUEST_BODY") == missing
+    assert missing["message"] == "Field 'task_id' is required." and missing["metadata"] == {
+        "field": "task_id"
+    }
+
+
+def test_health_checks_answer_head_as_they_answer_get(api: Api) -> None:
+    for path in ("/healthz", "/readyz"):
+        get, head = api.client.get(path), api.client.head(path)
+        assert get.status_code == head.status_code == 200, head.text
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_readyz_head_is_503_too_when_the_database_is_unreachable(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable() -> bool:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(api.services.store, "has_claimable", unreachable)
+    head = api.client.head("/readyz")
+    assert head.status_code == 503 and head.content == b""
+
+
 def test_request_body_cap(api: Api) -> None:
     api_settings = api.services.settings
     response = api.client.post(
@@ -193,6 +277,11 @@ def test_signed_urls_refuse_tampering_and_expiry(api: Api) -> None:
     api.services.objects.put_bytes("videos/t-1.mp4", b"\x00\x00\x00\x18ftypmp42")
     good = f"/v3/files/videos/t-1.mp4?{signed_query(secret, 'videos/t-1.mp4', 60)}"
     assert api.client.get(good).status_code == 200
+    head = api.client.head(good)  # curl -I, download managers: the same headers, no body
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(b"\x00\x00\x00\x18ftypmp42"))
+    assert head.headers["content-type"] == "video/mp4"
+    assert api.client.head(good.replace("t-1", "t-2")).status_code == 403
     assert_envelope(api.client.get(good.replace("t-1", "t-2")), 403, "INVALID_SIGNATURE")
     assert_envelope(api.client.get(good[:-4] + "0000"), 403, "INVALID_SIGNATURE")
     assert_envelope(api.client.get("/v3/files/videos/t-1.mp4"), 403, "INVALID_SIGNATURE")

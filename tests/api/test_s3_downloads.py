@@ -46,6 +46,8 @@ def test_the_signed_link_redirects_to_the_bucket_and_the_video_downloads(s3_api:
     redirect = s3_api.client.get(link, follow_redirects=False)
     assert redirect.status_code == 302
     location = redirect.headers["location"]
+    head = s3_api.client.head(link, follow_redirects=False)  # curl -I: the same redirect
+    assert head.status_code == 302 and head.headers["location"].startswith(location.partition("?")[0])
     assert location.startswith(s3_api.services.settings.s3_endpoint_url + "/")
     assert "X-Amz-Signature=" in location
     # The link lives an hour (video_url_ttl); the bucket's URL at most as long, at least a minute.

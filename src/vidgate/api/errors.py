@@ -34,21 +34,54 @@ def envelope_of(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def describe_validation_error(errors: list[Any]) -> InvalidRequestBody:
-    """Name the first offending field in words a client developer can act on."""
+def describe_validation_error(errors: list[Any], content_type: str | None = None) -> InvalidRequestBody:
+    """Name the first offending field in words a client developer can act on.
+
+    `content_type` is the request's: FastAPI reads a body as JSON only when it says JSON, so a JSON
+    object sent as a form (curl's `-d` without `-H`) arrives as bytes, and the fix is the header."""
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return InvalidRequestBody("The request body is not valid JSON.", {"field": None})
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
-    field = ".".join(location) or "body"
-    if first.get("type") == "missing":
+    location = [part for part in first.get("loc", ()) if part not in ("body", "query")]
+    field = _field_name(location)
+    metadata: dict[str, Any] = {"field": field}
+    if location and isinstance(location[-1], int):
+        metadata["index"] = location[-1]  # as image errors report it
+    if first.get("type") == "missing" or _empty_query_parameter(first):
         message = f"Field '{field}' is required."
+    elif field == "body" and not is_json(content_type):
+        message = "The request body must be sent as JSON, with Content-Type: application/json."
     elif field == "body":
         message = "The request body must be a JSON object."
     else:
         detail = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         message = f"Field '{field}': {detail}."
-    return InvalidRequestBody(message, {"field": field})
+    return InvalidRequestBody(message, metadata)
+
+
+def _empty_query_parameter(error: dict[str, Any]) -> bool:
+    """`?task_id=`: as absent as a missing task_id, so it gets the same answer (not a 404 for '')."""
+    in_query = tuple(error.get("loc", ()))[:1] == ("query",)
+    return in_query and error.get("type") == "string_too_short" and error.get("input") == ""
+
+
+def _field_name(location: list[str | int]) -> str:
+    """`images[0]`, `extra.webhook.url`: list items as image errors name them."""
+    name = ""
+    for part in location:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else part
+    return name or "body"
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body with this Content-Type as JSON (`application/json`, `...+json`)."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _framework_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -67,8 +100,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return envelope(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return envelope(describe_validation_error(list(exc.errors())))
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type")
+        return envelope(describe_validation_error(list(exc.errors()), content_type))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -15,7 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidgate.api.routes import ERROR_RESPONSES, Key, services
+from vidgate.api.routes import ERROR_RESPONSES, Key, TaskIdQuery, services
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
 
@@ -25,7 +24,7 @@ KEEPALIVE_S = 15.0
 
 
 @router.get("/v3/async/task-events", response_class=StreamingResponse)
-async def task_events(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> Response:
+async def task_events(request: Request, key: Key, task_id: TaskIdQuery) -> Response:
     """A `text/event-stream` of the task-result document: one `task` event whenever status,
     progress or eta change, ending after the terminal one. Unknown ids are a 404 before streaming."""
     svc = services(request)

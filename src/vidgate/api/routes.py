@@ -32,6 +32,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 router = APIRouter(responses=ERROR_RESPONSES)
 STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
 Key = Annotated[ApiKey, Depends(require_key)]
+# min_length: `?task_id=` is answered as a missing task_id is, not as an unknown one.
+TaskIdQuery = Annotated[str, Query(min_length=1, max_length=64)]
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
 
@@ -76,13 +78,13 @@ def submit(
 
 
 @router.get("/v3/async/task-result", response_model=TaskResult)
-def task_result(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> TaskResult:
+def task_result(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.get(task_id, key.tenant_id), str(request.base_url))
 
 
 @router.post("/v3/async/task-cancel", response_model=TaskResult)
-def task_cancel(request: Request, key: Key, task_id: Annotated[str, Query(max_length=64)]) -> TaskResult:
+def task_cancel(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.cancel(task_id, key.tenant_id), str(request.base_url))
 
@@ -107,8 +109,11 @@ def list_tasks(
         try:
             wanted = TaskStatus(status.removeprefix("TASK_STATUS_"))
         except ValueError:
+            allowed = [known.value for known in TaskStatus]
             raise InvalidRequestBody(
-                f"Field 'status': unknown status {status!r}.", {"field": "status"}
+                f"Field 'status': unknown status {status!r}; use one of {', '.join(allowed)} "
+                "(the TASK_STATUS_ prefix is optional).",
+                {"field": "status", "allowed": allowed},
             ) from None
     after = None
     if cursor is not None:
@@ -129,7 +134,12 @@ def voices(request: Request) -> VoiceList:
     return services(request).voice_catalogue()
 
 
-@router.get("/v3/files/{key:path}", include_in_schema=False)
+# HEAD beside GET where tools ask it: `curl -I` and download managers on a video link, load
+# balancers on health checks. The route answers HEAD as GET; the server sends the headers only.
+GET_AND_HEAD = ["GET", "HEAD"]
+
+
+@router.api_route("/v3/files/{key:path}", methods=GET_AND_HEAD, include_in_schema=False)
 def download(request: Request, key: str, expires: int = 0, signature: str = "") -> Response:
     """Our signed link: a local file is served here; an object in a bucket is a redirect to a
     presigned URL of the bucket's, valid for what is left of this link's life (a minute at least)."""
@@ -149,12 +159,12 @@ def download(request: Request, key: str, expires: int = 0, signature: str = "") 
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 
 
-@router.get("/healthz", include_in_schema=False)
+@router.api_route("/healthz", methods=GET_AND_HEAD, include_in_schema=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", include_in_schema=False)
+@router.api_route("/readyz", methods=GET_AND_HEAD, include_in_schema=False)
 def readyz(request: Request) -> dict[str, str]:
     """Ready when the database answers; a load balancer stops sending traffic on a 503."""
     try:

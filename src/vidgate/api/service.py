@@ -91,14 +91,18 @@ class Services:
         return extra
 
     def check_webhook_url(self, url: str) -> None:
-        """The same rules as image URLs: http(s), and only to public addresses unless allowed."""
+        """http(s) only (a data: URI, good for images, is no place to deliver to); then the image
+        URLs' rules for the rest: only to public addresses unless allowed."""
+
+        def refuse(why: str) -> InvalidRequestBody:
+            return InvalidRequestBody(f"Field 'extra.webhook.url': {why}.", {"field": "extra.webhook.url"})
+
+        if not url.lower().startswith(("http://", "https://")):
+            raise refuse("must be an http(s) URL")
         try:
             self.fetcher.check(url, 0)
         except InvalidImageUrl as exc:
-            why = exc.message.removeprefix("images[0]: ").rstrip(".")
-            raise InvalidRequestBody(
-                f"Field 'extra.webhook.url': {why}.", {"field": "extra.webhook.url"}
-            ) from None
+            raise refuse(exc.message.removeprefix("images[0]: ").rstrip(".")) from None
 
     def _check_speech(self, request: SubmitRequest) -> None:
         """Speech that cannot fit the video, or (strict mode) an unknown voice, is a 400 now rather
