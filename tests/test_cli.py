@@ -116,6 +116,9 @@ def test_generate_refuses_bad_input_with_a_clear_message(cli_env: Path, tmp_path
         "generate", str(image), "--prompt", "x", "--resolution", "4k", "-o", str(tmp_path / "x.mp4")
     )
     assert code == 2 and "resolution" in err
+    nine = [str(image)] * 9  # the API's limit, VIDGATE_MAX_IMAGES (8), holds here too
+    code, _, err = run("generate", *nine, "--prompt", "x", "-o", str(tmp_path / "x.mp4"))
+    assert (code, err) == (2, "error: INVALID_REQUEST_BODY: Field 'images': at most 8 images per task.\n")
     assert not (tmp_path / "x.mp4").exists()
 
 

@@ -219,7 +219,7 @@ def generate(
     from vidgate.engines import get_engine
     from vidgate.engines.base import RenderError
     from vidgate.errors import VidgateError
-    from vidgate.inputs.images import decode_png, normalise
+    from vidgate.inputs.images import check_image_count, decode_png, normalise
     from vidgate.media.watermark import Watermark, WatermarkStyle
     from vidgate.schemas import SubmitRequest
     from vidgate.tasks.model import TaskParams
@@ -227,6 +227,7 @@ def generate(
 
     settings = _settings_or_exit()
     try:
+        check_image_count(len(images), settings.max_images)
         request = SubmitRequest(
             images=[str(p) for p in images],
             prompt=prompt,

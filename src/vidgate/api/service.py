@@ -10,7 +10,7 @@ from typing import Any
 
 from vidgate.errors import InvalidImageUrl, InvalidRequestBody, TaskNotFound
 from vidgate.inputs.fetch import ImageFetcher
-from vidgate.inputs.images import decode_data_uri, is_data_uri, normalise, store_image
+from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
 from vidgate.media.audio.voices import CATALOGUE
 from vidgate.results import ResultDocuments
 from vidgate.schemas import SubmitRequest, TaskResult, VoiceInfo, VoiceList
@@ -44,11 +44,7 @@ class Services:
         base_url: str = "",
     ) -> Task:
         """With `key`, the task counts against that key's limits (429 when they are used up)."""
-        if len(request.images) > self.settings.max_images:
-            raise InvalidRequestBody(
-                f"Field 'images': at most {self.settings.max_images} images per task.",
-                {"field": "images", "limit": self.settings.max_images},
-            )
+        check_image_count(len(request.images), self.settings.max_images)
         if key is not None and key.limits.any and idempotency_key is None:
             self.store.check_quota(key)  # before decoding images: over its limit, a client costs little
         if request.audio:

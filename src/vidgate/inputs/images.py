@@ -24,6 +24,7 @@ from vidgate.errors import (
     ImageFileExceedsMaxSize,
     InvalidImageFormat,
     InvalidImageSize,
+    InvalidRequestBody,
 )
 from vidgate.storage import ObjectStore
 
@@ -34,6 +35,14 @@ MIN_SIDE = 16
 STORED_PREFIX = "sha256:"
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _DATA_URI = re.compile(r"data:image/(?P<subtype>[a-zA-Z0-9.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
+
+
+def check_image_count(count: int, limit: int) -> None:
+    """A task takes at most `limit` images (VIDGATE_MAX_IMAGES): the API and `vidgate generate` alike."""
+    if count > limit:
+        raise InvalidRequestBody(
+            f"Field 'images': at most {limit} images per task.", {"field": "images", "limit": limit}
+        )
 
 
 def is_data_uri(ref: str) -> bool:
