@@ -257,3 +257,13 @@ def test_allowing_private_urls_is_logged_at_start(
     with caplog.at_level(logging.WARNING, logger="vidgate.inputs"):
         create_app(settings)
     assert "VIDGATE_ALLOW_PRIVATE_URLS" not in caplog.text
+
+
+def test_a_refused_private_url_tells_the_operator_how_development_allows_it(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.allow_private_urls = False
+    with caplog.at_level(logging.WARNING, logger="vidgate.inputs"), pytest.raises(InvalidImageUrl) as refused:
+        ImageFetcher(settings).fetch("http://127.0.0.1:9/photo.png", 0)
+    assert "VIDGATE_ALLOW_PRIVATE_URLS" not in refused.value.message, "the client is not told"
+    assert "VIDGATE_ALLOW_PRIVATE_URLS=true allows such URLs" in caplog.text, "the operator's log is"

@@ -127,6 +127,12 @@ class ImageFetcher:
         if not self.settings.allow_private_urls and not all(is_public(a) for a in addresses):
             # One private answer among public ones is enough to refuse: which one a connection
             # would use is not ours to predict, and a resolver mixing them is an attack.
+            # The client hears only that; the operator's log says how a development machine allows it.
+            log.warning(
+                "refused an image URL on %r, a private address; on a development machine, "
+                "VIDGATE_ALLOW_PRIVATE_URLS=true allows such URLs (never on a server others can reach)",
+                host.name,
+            )
             raise refuse(f"host {host.name!r} is not a public address")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return Target(url, scheme, host.name, port, path, tuple(addresses))
