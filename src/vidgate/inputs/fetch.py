@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from vidgate.inputs.addresses import HostError, IPAddress, is_public, parse_host
 from vidgate.settings import Settings
 
 log = logging.getLogger("vidgate.inputs")
+_private_url_hint_logged = threading.Event()
 MAX_REDIRECTS = 3
 MAX_ADDRESSES_TRIED = 3  # of one host's (all checked) addresses, when connecting to one fails
 CONNECT_TIMEOUT_S = 5.0
@@ -127,12 +129,16 @@ class ImageFetcher:
         if not self.settings.allow_private_urls and not all(is_public(a) for a in addresses):
             # One private answer among public ones is enough to refuse: which one a connection
             # would use is not ours to predict, and a resolver mixing them is an attack.
-            # The client hears only that; the operator's log says how a development machine allows it.
-            log.warning(
-                "refused an image URL on %r, a private address; on a development machine, "
-                "VIDGATE_ALLOW_PRIVATE_URLS=true allows such URLs (never on a server others can reach)",
-                host.name,
-            )
+            # The client hears only that; the operator's log says, once (probes must not flood it),
+            # how a development machine allows it.
+            if not _private_url_hint_logged.is_set():
+                _private_url_hint_logged.set()
+                log.warning(
+                    "refused an image URL on %r, a private address; on a development machine, "
+                    "VIDGATE_ALLOW_PRIVATE_URLS=true allows such URLs (never on a server others can "
+                    "reach). Said once per process.",
+                    host.name,
+                )
             raise refuse(f"host {host.name!r} is not a public address")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return Target(url, scheme, host.name, port, path, tuple(addresses))
