@@ -57,9 +57,109 @@ from vidgate.engines.motion.grammar import find_moves, find_pace, find_transitio
         ("a dog moves left", ()),
         ("rolling hills", ()),
         ("a cake being cut", ()),
+        ("a frying pan on the stove", ()),
+        ("she tilts her head", ()),
+        ("tilt-shift photo of a town", ()),
+        ("a truck on the highway", ()),
+        ("a crane on a building site", ()),
+        ("a zoom lens on a table", ()),
+        ("Ken Burns", ()),  # names the default push-in with a drift (at a slow pace)
     ],
 )
 def test_prompt_phrases_map_to_camera_moves(prompt: str, moves: tuple[str, ...]) -> None:
+    assert find_moves(prompt) == moves
+
+
+@pytest.mark.parametrize(
+    "prompt, moves",
+    [
+        # Hyphenated and joined spellings.
+        ("push-in", ("push_in",)),
+        ("slow push-in on the face", ("push_in",)),
+        ("zoom-in", ("zoom_in",)),
+        ("Zoom-in", ("zoom_in",)),
+        ("pull-back", ("pull_out",)),
+        ("pull-out", ("pull_out",)),
+        ("pullback", ("pull_out",)),
+        # "still"/"fixed" that does not stop the camera; an explicit move wins over a loose static word.
+        ("the camera still pans left", ("pan_left",)),
+        ("keep the camera fixed on the subject while panning left", ("pan_left",)),
+        ("camera fixed on the dancer, slow push in", ("push_in",)),
+        ("a static electricity experiment, zoom in", ("zoom_in",)),
+        ("the camera is still panning left", ("pan_left",)),
+        ("static, zoom in", ("zoom_in",)),
+        ("a static electricity experiment", ()),
+        ("a still life of fruit", ()),
+        # Static phrases.
+        ("static shot", ("static",)),
+        ("locked off", ("static",)),
+        ("the camera is still", ("static",)),
+        ("camera stays still while the dog runs", ("static",)),
+        ("fixed camera", ("static",)),
+        ("no camera movement", ("static",)),
+        ("the camera does not move", ("static",)),
+        ("no movement", ("static",)),
+        ("camera doesn't move", ("static",)),
+        ("doesn't move", ("static",)),
+        ("still", ("static",)),
+        ("a cat on a sofa, static", ("static",)),
+        ("static shot, pan left", ("static",)),  # an unambiguous static phrase wins over every move
+        # Negation: a refused move is not chosen; refusing the only move leaves the camera still.
+        ("do not pan left, pan right", ("pan_right",)),
+        ("don't zoom", ("static",)),
+        ("without zooming", ("static",)),
+        ("no zoom, pan left", ("pan_left",)),
+        ("no zoom and pan left", ("pan_left",)),
+        ("never use a handheld camera, tilt up", ("tilt_up",)),
+        ("no motion blur, pan left", ("pan_left",)),
+        # "(from) X to Y" is a move towards Y.
+        ("pan left to right", ("pan_right",)),
+        ("camera pans right to left", ("pan_left",)),
+        ("pan from left to right", ("pan_right",)),
+        ("the camera pans across the room from left to right", ("pan_right",)),
+        ("track the runner from left to right", ("truck_right",)),
+        ("tilt from top to bottom", ("tilt_down",)),
+        ("the camera pans slowly across a field of sunflowers to the right", ("pan_right",)),
+        ("tilt up to the sky", ("tilt_up",)),
+        # Common phrasings.
+        ("zoom towards the dog", ("zoom_in",)),
+        ("zoom toward the dog", ("zoom_in",)),
+        ("zoom on the dog", ("zoom_in",)),
+        ("camera moves towards the subject", ("push_in",)),
+        ("camera moves backward", ("pull_out",)),
+        ("camera moves backwards", ("pull_out",)),
+        ("move forward", ("push_in",)),
+        ("tracking shot to the right", ("truck_right",)),
+        ("forward tracking shot", ("push_in",)),
+        ("tilt the camera up", ("tilt_up",)),
+        ("pan the camera to the left", ("pan_left",)),
+        ("crane shot rising over the city", ("crane_up",)),
+        ("boom shot upward", ("crane_up",)),
+        ("the camera then slowly moves left", ("truck_left",)),
+        ("the camera will rise", ("crane_up",)),
+        ("camera turns left", ("pan_left",)),
+        ("dolly zoom", ("push_in",)),
+        # A verb alone: the seed picks the side (zoom alone zooms in).
+        ("pan", ("pan",)),
+        ("slow pan", ("pan",)),
+        ("panning shot", ("pan",)),
+        ("pan across the landscape", ("pan",)),
+        ("whip pan", ("pan",)),
+        ("tilt", ("tilt",)),
+        ("camera tilts", ("tilt",)),
+        ("zoom", ("zoom_in",)),
+        ("the camera trucks", ("truck",)),
+        ("tracking shot of a runner", ("truck",)),
+        ("crane shot", ("crane",)),
+        ("a slow pan, then pan left", ("pan_left",)),  # a directed phrase wins over a verb alone
+        # Clockwise orbits, as seen from above: the camera travels to its left.
+        ("orbit clockwise", ("orbit_left",)),
+        ("orbit counterclockwise", ("orbit_right",)),
+        ("orbit anticlockwise", ("orbit_right",)),
+        ("circle counter-clockwise around the statue", ("orbit_right",)),
+    ],
+)
+def test_audited_prompts_map_to_camera_moves(prompt: str, moves: tuple[str, ...]) -> None:
     assert find_moves(prompt) == moves
 
 
@@ -74,6 +174,27 @@ def test_prompt_phrases_map_to_camera_moves(prompt: str, moves: tuple[str, ...])
         ("pan left", "normal"),
         ("a slow then fast pan", "normal"),  # contradicting words cancel
         ("soft light on a calm sea", "normal"),  # scene words, not pace
+        # Pace words count only about the camera: next to a camera word, as an adverb in a clause with
+        # one, or as a clause of their own.
+        ("portrait of a woman, dramatic lighting, pan left", "normal"),
+        ("a quick brown fox", "normal"),
+        ("fast food restaurant, tilt up", "normal"),
+        ("fast food restaurant tilt up", "normal"),
+        ("slow motion of a waterfall", "normal"),
+        ("a slight smile, zoom in", "normal"),
+        ("a gentle breeze, pan left", "normal"),
+        ("subtle lighting, truck right", "normal"),
+        ("a car drives quickly along the coast road", "normal"),
+        ("slow pan left", "slow"),
+        ("pan left quickly", "fast"),
+        ("pan to the left quickly", "fast"),
+        ("zoom in very slowly", "slow"),
+        ("the camera then slowly moves left", "slow"),
+        ("orbit the statue slowly", "slow"),
+        ("pan right, fast", "fast"),
+        ("dramatic sky, slow zoom in", "slow"),
+        ("whip pan", "fast"),
+        ("Ken Burns", "slow"),
     ],
 )
 def test_pace_words(prompt: str, pace: str) -> None:
@@ -92,6 +213,12 @@ def test_pace_words(prompt: str, pace: str) -> None:
         ("a cake being cut", None),
         ("zoom in", None),
         ("dissolve, then morph", "crossfade"),  # the first named wins
+        # No instant cut in the engine: cuts get the match-move, the shortest transition.
+        ("hard cut to the next photo", "match_move"),
+        ("jump-cut", "match_move"),
+        ("a hard-cut", "match_move"),
+        ("jumpcut between the photos", "match_move"),
+        ("no dissolve, morph", "morph"),  # a refused transition is not chosen
     ],
 )
 def test_transition_words(prompt: str, transition: str | None) -> None:
@@ -152,6 +279,31 @@ def test_open_choices_are_seeded() -> None:
     assert len(shakes) == 3 and plan_camera("handheld", "auto", rng(1)) == plan_camera(
         "handheld", "auto", rng(1)
     )
+
+
+def test_a_verb_alone_gets_a_seeded_side() -> None:
+    for prompt, sides in [
+        ("a slow pan", {"pan_left", "pan_right"}),
+        ("tilt", {"tilt_up", "tilt_down"}),
+        ("tracking shot of a runner", {"truck_left", "truck_right"}),
+        ("crane shot", {"crane_up", "crane_down"}),
+    ]:
+        assert {plan_camera(prompt, "auto", rng(s)).name for s in range(20)} == sides, prompt
+        assert plan_camera(prompt, "auto", rng(5)) == plan_camera(prompt, "auto", rng(5))
+
+
+def test_clockwise_orbit_and_roll_conventions() -> None:
+    # Orbits as seen from above: clockwise takes the camera to its left, so the view slides left.
+    assert plan_camera("orbit clockwise", "medium", rng()).pose(1.0).shift_x < 0
+    assert plan_camera("orbit counterclockwise", "medium", rng()).pose(1.0).shift_x > 0
+    # Rolls as the operator sees them: clockwise is a positive roll.
+    assert plan_camera("roll clockwise", "medium", rng()).pose(1.0).roll > 0
+
+
+def test_refusing_every_move_holds_the_camera_still() -> None:
+    for prompt in ("don't zoom", "no movement", "camera doesn't move", "still"):
+        move = plan_camera(prompt, "high", rng())
+        assert move.name == "static" and move.pose(1.0) == move.pose(0.0), prompt
 
 
 def test_handheld_sway_is_smooth_bounded_and_scaled_by_level() -> None:

@@ -59,6 +59,16 @@ DEFAULT_DRIFT_SHARE = 0.25
 # fraction of the level's zoom) so that the subject seems to stay the centre of interest.
 ORBIT_SLIDE_SHARE = 0.7
 ORBIT_PUSH_SHARE = 0.4
+# Moves the prompt names without a side ("orbit the tower", "a slow pan"): the seed picks one, the
+# first when its next draw is below 0.5.
+SEEDED_SIDES: dict[str, tuple[str, str]] = {
+    "orbit": ("orbit_right", "orbit_left"),
+    "roll": ("roll_clockwise", "roll_counterclockwise"),
+    "pan": ("pan_right", "pan_left"),
+    "tilt": ("tilt_up", "tilt_down"),
+    "truck": ("truck_right", "truck_left"),
+    "crane": ("crane_up", "crane_down"),
+}
 # Handheld sway: three sines per axis in these bands (Hz) with these weights. A person holding a
 # camera sways slowly and trembles a little faster; nothing above ~1.5 Hz, which would read as vibration.
 SHAKE_BANDS_HZ = ((0.15, 0.35), (0.4, 0.8), (0.9, 1.5))
@@ -213,10 +223,9 @@ def plan_camera(
     move = CameraMove("", level)
     names: list[str] = []
     for name in moves:
-        if name == "orbit":
-            name = "orbit_right" if rng.random() < 0.5 else "orbit_left"
-        elif name == "roll":
-            name = "roll_clockwise" if rng.random() < 0.5 else "roll_counterclockwise"
+        if name in SEEDED_SIDES:
+            first, second = SEEDED_SIDES[name]
+            name = first if rng.random() < 0.5 else second
         names.append(name)
         sign = -1.0 if name.endswith(("_out", "_left", "_up", "_counterclockwise")) else 1.0
         kind = name.split("_")[0]

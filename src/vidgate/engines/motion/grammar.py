@@ -3,6 +3,9 @@
 No model: a small set of regular expressions over camera verbs, each with a direction. Only verbs
 about the camera count ("pan", "truck", "crane"...); "walks left" or "a rolling sea" describe the
 subject. docs/motion.md lists every phrase; keep it in step with the tables here.
+
+The prompt is normalised first (`normalise`), so that the tables only ever see one spelling:
+lower case, single spaces, "push-in" -> "push in", "pullback" -> "pull back".
 """
 
 from __future__ import annotations
@@ -13,6 +16,35 @@ from typing import Literal
 
 Pace = Literal["slow", "normal", "fast"]
 Transition = Literal["crossfade", "morph", "match_move"]
+
+# Spellings rewritten before matching. Joined forms are the hyphenated ones without the hyphen;
+# "dolly zoom" (the vertigo shot needs real depth, which a photo lacks) is played as a push-in.
+REWRITES: dict[str, str] = {
+    "pullback": "pull back",
+    "pullout": "pull out",
+    "pushin": "push in",
+    "zoomin": "zoom in",
+    "zoomout": "zoom out",
+    "jumpcut": "jump cut",
+    "hardcut": "hard cut",
+    "whippan": "whip pan",
+    "dolly zoom": "push in",
+}
+_REWRITE = re.compile(r"\b(?:" + "|".join(re.escape(words) for words in REWRITES) + r")\b")
+# Words between "camera" and its verb that say nothing about the move: "the camera then moves left".
+_CAMERA_FILLER = re.compile(
+    r"\bcamera\s+(?:(?:then|now|also|just|will|would|should|must|again|finally|first|eventually"
+    r"|(?:starts?|begins?)\s+to)\s+)+"
+)
+
+
+def normalise(prompt: str) -> str:
+    """Lower case, one space between words, hyphens as spaces, joined forms split, filler dropped."""
+    text = prompt.lower().replace("\u2019", "'")
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "push-in", "left-to-right", "hand-held"
+    text = " ".join(text.split())  # one space between words, so patterns may use \s+
+    text = _REWRITE.sub(lambda match: REWRITES[match.group()], text)
+    return _CAMERA_FILLER.sub("camera ", text)
 
 
 def _inflect(word: str) -> str:
@@ -33,8 +65,11 @@ def _inflect(word: str) -> str:
 # Optional adverbs around a verb: "very slowly pan to the left", "pan gently left".
 _ADVERB = (
     r"(?:(?:very|really|quite|so)\s+)?"
-    r"(?:(?:slowly|gently|quickly|rapidly|smoothly|steadily|softly|fast|dramatically|slightly|subtly)\s+)?"
+    r"(?:(?:slowly|gently|quickly|rapidly|smoothly|steadily|softly|fast|dramatically|slightly|subtly"
+    r"|gradually|swiftly)\s+)?"
 )
+# "tilt the camera up", "pan your camera to the left": the camera as the verb's object.
+_CAMERA_OBJECT = r"(?:(?:the|your)\s+camera\s+)?"
 _TO_THE = r"(?:to(?:wards?)?\s+(?:the\s+)?)?"
 # Verbs that are only a camera move with "camera" before them ("the camera moves left", not "a dog
 # moves left"). A look-behind, so that a match starts at the verb, as every other phrase does: the
@@ -43,8 +78,9 @@ _AFTER_CAMERA = r"(?<=camera )"
 
 
 def _verbs(*words: str) -> str:
-    """Any form of any of `words`, with optional adverbs before and after, then a space."""
-    return r"\b" + _ADVERB + r"(?:" + "|".join(_inflect(word) for word in words) + r")\s+" + _ADVERB
+    """Any form of any of `words`, with optional adverbs and "the camera" after it, then a space."""
+    verbs = "|".join(_inflect(word) for word in words)
+    return r"\b" + _ADVERB + r"(?:" + verbs + r")\s+" + _CAMERA_OBJECT + _ADVERB
 
 
 def _camera_verbs(*words: str) -> str:
@@ -56,140 +92,291 @@ def _camera_does(*words: str) -> str:
     return _AFTER_CAMERA + _ADVERB + r"(?:" + "|".join(_inflect(word) for word in words) + r")\b"
 
 
+def _toward(side: str) -> str:
+    """ "pans slowly across the field to the right": a side a few words after the verb (words only)."""
+    return rf"(?:[\w']+\s+){{1,6}}?to(?:wards?)?\s+the\s+{side}\b"
+
+
+def _sweep(start: str, end: str) -> str:
+    """ "(from) left to right": a move towards `end`, up to four words after its verb ("pans across the
+    room from left to right"). Words only: a comma ends the phrase."""
+    return rf"(?:[\w']+\s+){{0,4}}?(?:from\s+)?(?:the\s+)?{start}\s+to\s+(?:the\s+)?{end}\b"
+
+
 _LEFT = _TO_THE + r"left(?:wards?)?\b"
 _RIGHT = _TO_THE + r"right(?:wards?)?\b"
 _UP = r"up(?:wards?)?\b"
 _DOWN = r"down(?:wards?)?\b"
-_IN = r"(?:in(?:to|wards?)?|closer|forwards?)\b"
-_OUT = r"(?:out|back|away)\b"
+_IN = r"(?:in(?:to|wards?)?|closer|forwards?|towards?)\b"
+_OUT = r"(?:out|back(?:wards?)?|away)\b"
 _CLOCKWISE = r"(?:clockwise|cw)\b"
-_COUNTER = r"(?:counter[- ]?clockwise|anti[- ]?clockwise|ccw)\b"
+_COUNTER = r"(?:counter\s?clockwise|anti\s?clockwise|ccw)\b"
+_TO_RIGHT = _sweep("left", "right")
+_TO_LEFT = _sweep("right", "left")
+_TO_BOTTOM = _sweep("top", "bottom")
+_TO_TOP = _sweep("bottom", "top")
+_RISING = r"(?:up(?:wards?)?|ris(?:es|ing)|ascend(?:s|ing)|climb(?:s|ing))\b"
+_SINKING = r"(?:down(?:wards?)?|descend(?:s|ing)|lower(?:s|ing)|sink(?:s|ing)|drop(?:s|ping))\b"
+_CRANE_SHOT = r"\b(?:crane|boom|jib|pedestal)\s+shots?\s+(?:[\w']+\s+)?"
+_TRACKING_SHOT = r"\b(?:tracking|trucking|dolly)\s+shots?\s+"
 
-# Each category keeps the phrase that comes first in the prompt; categories combine. Within a
-# category, phrases at the same position are tried in the order listed (most specific first).
-CATEGORIES: dict[str, list[tuple[str, re.Pattern[str]]]] = {
-    # An optical zoom: the lens changes, the camera stays; no parallax.
+
+@dataclass(frozen=True)
+class Phrase:
+    move: str  # "pan", "tilt", "truck", "crane", "orbit", "roll": the seed picks the side (camera.py)
+    pattern: re.Pattern[str]
+    directed: bool = True  # False: the verb alone ("a slow pan"); any directed phrase wins over it
+
+
+def _phrase(move: str, regex: str) -> Phrase:
+    return Phrase(move, re.compile(regex))
+
+
+def _verb_alone(move: str, regex: str) -> Phrase:
+    return Phrase(move, re.compile(regex), directed=False)
+
+
+# Within a category the first directed phrase in the prompt wins (phrases at the same position are
+# tried in the order listed, most specific first); a verb alone counts only when no directed phrase
+# does. Categories combine.
+CATEGORIES: dict[str, list[Phrase]] = {
+    # An optical zoom: the lens changes, the camera stays; no parallax. "zoom" alone zooms in.
     "zoom": [
-        ("zoom_in", re.compile(_verbs("zoom") + _IN)),
-        ("zoom_out", re.compile(_verbs("zoom") + _OUT)),
+        _phrase("zoom_in", _verbs("zoom") + _IN),
+        _phrase("zoom_out", _verbs("zoom") + _OUT),
+        _verb_alone("zoom_in", r"\bzoom(?:s|ed|ing)?\b(?!\s+(?:lens|lenses|call|calls|meeting|meetings)\b)"),
     ],
     # A dolly: the camera itself travels forward or back; near things grow faster (parallax).
     "dolly": [
-        ("push_in", re.compile(_verbs("push", "dolly", "track") + _IN)),
-        ("push_in", re.compile(_camera_verbs("move", "glide", "creep", "drift") + _IN)),
-        ("pull_out", re.compile(_verbs("pull", "dolly", "track") + _OUT)),
-        ("pull_out", re.compile(_camera_verbs("move", "glide", "drift") + _OUT)),
+        _phrase("push_in", _verbs("push", "dolly", "track") + _IN),
+        _phrase("push_in", _camera_verbs("move", "glide", "creep", "drift") + _IN),
+        _phrase("push_in", r"\bmov(?:e|ing)\s+" + _ADVERB + r"forwards?\b"),
+        _phrase("push_in", r"\bforwards?\s+(?:tracking|dolly)\s+shots?\b|" + _TRACKING_SHOT + r"forwards?\b"),
+        _phrase("pull_out", _verbs("pull", "dolly", "track") + _OUT),
+        _phrase("pull_out", _camera_verbs("move", "glide", "drift") + _OUT),
+        _phrase(
+            "pull_out", r"\bbackwards?\s+(?:tracking|dolly)\s+shots?\b|" + _TRACKING_SHOT + r"backwards?\b"
+        ),
     ],
     # Pan and tilt turn the camera on its head: everything slides together.
     "pan": [
-        ("pan_left", re.compile(_verbs("pan") + _LEFT)),
-        ("pan_right", re.compile(_verbs("pan") + _RIGHT)),
+        _phrase("pan_right", _verbs("pan") + _TO_RIGHT),
+        _phrase("pan_left", _verbs("pan") + _TO_LEFT),
+        _phrase("pan_left", _verbs("pan") + _LEFT),
+        _phrase("pan_right", _verbs("pan") + _RIGHT),
+        _phrase("pan_left", _camera_verbs("turn", "swing", "swivel") + _LEFT),
+        _phrase("pan_right", _camera_verbs("turn", "swing", "swivel") + _RIGHT),
+        _phrase("pan_left", _verbs("pan") + _toward("left")),
+        _phrase("pan_right", _verbs("pan") + _toward("right")),
+        # Not the kitchen pan: "a frying pan", "a pan of water", "peter pan".
+        _verb_alone(
+            "pan",
+            r"(?<!frying )(?<!sauce )(?<!baking )(?<!roasting )(?<!cake )(?<!dust )(?<!peter )"
+            r"\bpan(?:s|ned|ning)?\b(?!\s+(?:of|flute|pipes?|fried|am)\b)",
+        ),
     ],
     "tilt": [
-        ("tilt_up", re.compile(_verbs("tilt") + _UP)),
-        ("tilt_down", re.compile(_verbs("tilt") + _DOWN)),
+        _phrase("tilt_down", _verbs("tilt") + _TO_BOTTOM),
+        _phrase("tilt_up", _verbs("tilt") + _TO_TOP),
+        _phrase("tilt_up", _verbs("tilt") + _UP),
+        _phrase("tilt_down", _verbs("tilt") + _DOWN),
+        # Not "tilt-shift" nor "tilts her head" (a subject); "dutch tilt" is a roll.
+        _verb_alone("tilt", r"(?<!dutch )\btilt(?:s|ing)?\b(?!\s+shift\b)(?!\s+(?:[\w']+\s+)?head\b)"),
+        _verb_alone("tilt", _camera_does("tilt")),
     ],
     # Truck and crane carry the camera sideways or up: near things slide faster (parallax).
     "truck": [
-        ("truck_left", re.compile(_verbs("truck", "track", "dolly", "crab") + _LEFT)),
-        ("truck_right", re.compile(_verbs("truck", "track", "dolly", "crab") + _RIGHT)),
-        ("truck_left", re.compile(_camera_verbs("move", "slide", "glide", "drift") + _LEFT)),
-        ("truck_right", re.compile(_camera_verbs("move", "slide", "glide", "drift") + _RIGHT)),
+        _phrase("truck_right", _verbs("truck", "track", "dolly", "crab") + _TO_RIGHT),
+        _phrase("truck_left", _verbs("truck", "track", "dolly", "crab") + _TO_LEFT),
+        _phrase("truck_left", _verbs("truck", "track", "dolly", "crab") + _LEFT),
+        _phrase("truck_right", _verbs("truck", "track", "dolly", "crab") + _RIGHT),
+        _phrase("truck_right", _camera_verbs("move", "slide", "glide", "drift") + _TO_RIGHT),
+        _phrase("truck_left", _camera_verbs("move", "slide", "glide", "drift") + _TO_LEFT),
+        _phrase("truck_left", _camera_verbs("move", "slide", "glide", "drift") + _LEFT),
+        _phrase("truck_right", _camera_verbs("move", "slide", "glide", "drift") + _RIGHT),
+        _phrase("truck_left", _verbs("truck", "track", "crab") + _toward("left")),
+        _phrase("truck_right", _verbs("truck", "track", "crab") + _toward("right")),
+        _phrase("truck_left", _TRACKING_SHOT + _LEFT),
+        _phrase("truck_right", _TRACKING_SHOT + _RIGHT),
+        # "a truck" is a lorry: alone, only the shot's name or the camera doing it.
+        _verb_alone(
+            "truck",
+            r"(?<!forward )(?<!forwards )(?<!backward )(?<!backwards )"
+            r"\b(?:tracking|trucking|crab)\s+shots?\b",
+        ),
+        _verb_alone("truck", _camera_does("truck", "track", "crab")),
     ],
     "crane": [
-        ("crane_up", re.compile(_verbs("crane", "pedestal", "boom", "jib") + _UP)),
-        ("crane_down", re.compile(_verbs("crane", "pedestal", "boom", "jib") + _DOWN)),
-        ("crane_up", re.compile(_camera_verbs("move", "lift", "float") + _UP)),
-        ("crane_down", re.compile(_camera_verbs("move", "drop", "sink") + _DOWN)),
-        ("crane_up", re.compile(_camera_does("rise", "ascend"))),
-        ("crane_down", re.compile(_camera_does("descend", "sink", "lower"))),
+        _phrase("crane_up", _verbs("crane", "pedestal", "boom", "jib") + _UP),
+        _phrase("crane_down", _verbs("crane", "pedestal", "boom", "jib") + _DOWN),
+        _phrase("crane_up", _camera_verbs("move", "lift", "float") + _UP),
+        _phrase("crane_down", _camera_verbs("move", "drop", "sink") + _DOWN),
+        _phrase("crane_up", _camera_does("rise", "ascend")),
+        _phrase("crane_down", _camera_does("descend", "sink", "lower")),
+        _phrase("crane_up", _CRANE_SHOT + _RISING),
+        _phrase("crane_down", _CRANE_SHOT + _SINKING),
+        # "a crane" is a bird or a machine: alone, only the shot's name or the camera doing it.
+        _verb_alone("crane", r"\b(?:crane|boom|jib|pedestal)\s+shots?\b"),
+        _verb_alone("crane", _camera_does("crane", "boom", "jib", "pedestal")),
     ],
+    # Clockwise as seen from above, as drone apps use it: circling clockwise, the camera travels to
+    # its left around the subject.
     "orbit": [
-        ("orbit_left", re.compile(_verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _LEFT)),
-        ("orbit_right", re.compile(_verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _RIGHT)),
-        ("orbit", re.compile(r"\b(?:orbit|arc)(?:s|ing|ed)?\b|\bcircl(?:es?|ing)\s+around\b")),
+        _phrase("orbit_left", _verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _LEFT),
+        _phrase("orbit_right", _verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _RIGHT),
+        _phrase("orbit_left", _verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _CLOCKWISE),
+        _phrase("orbit_right", _verbs("orbit", "arc", "circle") + r"(?:around\s+)?" + _COUNTER),
+        _verb_alone("orbit", r"\b(?:orbit|arc)(?:s|ing|ed)?\b|\bcircl(?:es?|ing)\s+around\b"),
     ],
     # Directions describe the camera, as the operator sees it: a camera that rolls clockwise makes
     # the picture turn counter-clockwise on screen. Without a direction, the seed picks one.
     "roll": [
-        ("roll_clockwise", re.compile(_verbs("roll", "rotate", "spin", "turn") + _CLOCKWISE)),
-        ("roll_counterclockwise", re.compile(_verbs("roll", "rotate", "spin", "turn") + _COUNTER)),
-        ("roll", re.compile(_camera_does("roll", "rotate", "spin"))),
-        ("roll", re.compile(r"\bcamera\s+roll\b|\bdutch\s+(?:angle|tilt)\b")),
+        _phrase("roll_clockwise", _verbs("roll", "rotate", "spin", "turn") + _CLOCKWISE),
+        _phrase("roll_counterclockwise", _verbs("roll", "rotate", "spin", "turn") + _COUNTER),
+        _verb_alone("roll", _camera_does("roll", "rotate", "spin")),
+        _verb_alone("roll", r"\bcamera\s+roll\b|\bdutch\s+(?:angle|tilt)\b"),
     ],
     "handheld": [
-        ("handheld", re.compile(r"\bhand[- ]?held\b|\bshaky\s+(?:cam(?:era)?|footage)\b|\bcamera\s+shake\b")),
-    ],
-    "static": [
-        (
-            "static",
-            re.compile(
-                r"\bstatic\b|\block(?:ed)?[- ]?off\b|\bstill\s+(?:camera|shot|frame)\b"
-                r"|\bfixed\s+(?:camera|shot)\b|\bno\s+camera\s+(?:movement|motion|moves?)\b"
-                r"|\bcamera\s+(?:is\s+|stays\s+|remains\s+|holds\s+)?(?:still|static|fixed)\b"
-            ),
-        ),
+        _phrase("handheld", r"\bhand\s?held\b|\bshaky\s+(?:cam(?:era)?|footage)\b|\bcamera\s+shake\b"),
     ],
 }
 
-# Only words about the camera's pace: "soft light" or "a calm sea" describe the scene, not the move.
-_SLOW_WORDS = re.compile(r"\b(?:slow(?:ly)?|gentl[ey]|subtle|subtly|slight(?:ly)?)\b")
-_FAST_WORDS = re.compile(r"\b(?:fast|quick(?:ly)?|rapid(?:ly)?|dramatic(?:ally)?|swift(?:ly)?)\b")
+# A camera that does not move: these phrases win over every move in the prompt.
+STATIC_PHRASES = re.compile(
+    r"\bstatic\s+(?:camera|shot|frame|view|angle)\b|\block(?:ed)?\s?off\b"
+    r"|\bstill\s+(?:camera|shot|frame)\b|\bfixed\s+(?:camera|shot|frame|angle|view)\b"
+    r"|\b(?:stationary|motionless)\s+camera\b"
+    r"|\bno\s+(?:camera\s+)?(?:movement|motion|moves?)\b(?!\s+blur)"
+    r"|\bwithout\s+(?:any\s+)?(?:camera\s+)?(?:movement|motion)\b"
+    r"|\b(?:do|does|did|will|would|should|must)\s+not\s+move\b|\b(?:don't|doesn't|didn't|won't|never)\s+moves?\b"
+    # "the camera stays still", but not "is still panning" nor "remains fixed on the dancer"
+    r"|\bcamera\s+(?:is|stays|remains|holds|keeps|stands)\s+(?:perfectly\s+|completely\s+|totally\s+)?"
+    r"(?:still|static|fixed|stationary|motionless)\b(?!\s+(?:on|to|at|upon)\b)(?!\s+\w+ing\b)"
+    r"|\bcamera\s+(?:still|static|fixed|stationary|motionless)\s*(?:[,.;:!]|$)"
+)
+# A static word as a clause of its own ("still", "a cat on a sofa, static"): only when no move is
+# named, since "still" and "static" also describe scenes ("static electricity", "still water").
+STATIC_WORD = re.compile(r"(?:^|[,.;:!]\s*)(?:static|still|fixed|stationary|motionless)\s*(?:[,.;:!]|$)")
 
-# "cut" alone is too common ("a cake being cut"); only editing phrases pick the match-move.
+# "do not pan left", "no zoom", "without panning": the phrase right after is refused. Up to two words
+# may come between ("don't ever pan"), but not a conjunction, which starts a new request.
+_NEGATED = re.compile(
+    r"\b(?:don't|dont|do\s+not|doesn't|does\s+not|never|no|not|without|avoid)\s+"
+    r"(?:(?!(?:and|but|then|or|just|only|instead)\b)[\w']+\s+){0,2}$"
+)
+
+
+def _refused(text: str, match: re.Match[str]) -> bool:
+    return _NEGATED.search(text, 0, match.start()) is not None
+
+
+# Pace words count only next to a camera word ("a slow pan", "pan left quickly", "the camera gently
+# rises"): "a quick brown fox", "dramatic lighting" or "slow motion of a waterfall" describe the scene.
+_SLOW = r"(?:slow(?:ly)?|gentl[ey]|subtle|subtly|slight(?:ly)?)"
+_FAST = r"(?:fast|quick(?:ly)?|rapid(?:ly)?|dramatic(?:ally)?|swift(?:ly)?|whip)"
+_CAMERA_WORDS = (
+    "zoom push pull dolly track truck crab pan tilt crane pedestal boom jib orbit arc circle roll rotate "
+    "spin move glide creep drift slide rise ascend descend sink lift float"
+)
+_CAMERA_WORD = (
+    r"(?:camera|shot|movement|" + "|".join(_inflect(word) for word in _CAMERA_WORDS.split()) + r")\b"
+)
+# What may stand between a pace word and its camera word: "slow and steady pan", "a slow then fast
+# pan" (before); "pan to the left quickly", "zoom in very slowly" (after).
+_BEFORE = (
+    rf"(?:very|really|quite|so|a|an|the|and|then|or|but|smooth|smoothly|steady|steadily|{_SLOW}|{_FAST})"
+)
+_AFTER = (
+    r"(?:(?:to\s+(?:the\s+)?)?(?:left|right)(?:wards?)?|up(?:wards?)?|down(?:wards?)?|in|into|out|back|away"
+)
+_AFTER += r"|forwards?|backwards?|closer|very|really|quite|so)"
+
+
+def _pace_words(words: str, adverbs: str) -> list[re.Pattern[str]]:
+    """Where pace words count, in one clause (commas end clauses): next to a camera word; as an adverb
+    anywhere in a clause that has a camera word ("orbit the statue slowly"); as a clause of their own
+    ("pan right, fast")."""
+    return [
+        re.compile(
+            rf"\b{words}(?:\s+{_BEFORE})*\s+{_CAMERA_WORD}|\b{_CAMERA_WORD}(?:\s+{_AFTER})*\s+{words}\b"
+        ),
+        re.compile(rf"\b{adverbs}\b[^,.;:!?]*\b{_CAMERA_WORD}|\b{_CAMERA_WORD}[^,.;:!?]*\b{adverbs}\b"),
+        re.compile(rf"(?:^|[,.;:!?]\s*)(?:(?:very|really|quite|so)\s+)?{words}\s*(?:[,.;:!?]|$)"),
+    ]
+
+
+# "Ken Burns" names the default move (a push-in with a drift) at its classic, slow pace.
+SLOW_PACE = [*_pace_words(_SLOW, r"(?:slowly|gently|subtly|slightly)"), re.compile(r"\bken\s+burns\b")]
+FAST_PACE = _pace_words(_FAST, r"(?:quickly|rapidly|dramatically|swiftly)")
+
+# "cut" alone is too common ("a cake being cut"); only editing phrases pick the match-move. The engine
+# has no instant cut: "hard cut" and "jump cut" get the match-move, the shortest transition (0.25 s).
 TRANSITION_WORDS: list[tuple[Transition, re.Pattern[str]]] = [
     ("morph", re.compile(r"\bmorph(?:s|ed|ing)?\b|\bmetamorphos[ie]s\b")),
     (
         "crossfade",
-        re.compile(r"\bdissolv(?:e|es|ed|ing)\b|\bcross[- ]?fad(?:e|es|ed|ing)\b|\bfades?\s+(?:in)?to\b"),
+        re.compile(r"\bdissolv(?:e|es|ed|ing)\b|\bcross\s?fad(?:e|es|ed|ing)\b|\bfades?\s+(?:in)?to\b"),
     ),
     (
         "match_move",
-        re.compile(
-            r"\bmatch[- ]?(?:cut|move|moving)s?\b|\b(?:hard|jump)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"
-        ),
+        re.compile(r"\bmatch\s?(?:cut|move|moving)s?\b|\b(?:hard|jump)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"),
     ),
 ]
 
 
 @dataclass(frozen=True)
 class ParsedPrompt:
-    moves: tuple[str, ...]  # one per category, in CATEGORIES order; empty when none is named
+    moves: tuple[str, ...]  # one per category, in CATEGORIES order; ("static",) alone; empty: none named
     pace: Pace
     transition: Transition | None  # None: the prompt does not say; the seed picks
 
 
 def parse_prompt(prompt: str) -> ParsedPrompt:
-    text = " ".join(prompt.lower().split())  # one space between words, so patterns may use \s+
-    return ParsedPrompt(find_moves(text), find_pace(text), find_transition(text))
+    return ParsedPrompt(find_moves(prompt), find_pace(prompt), find_transition(prompt))
 
 
 def find_moves(prompt: str) -> tuple[str, ...]:
-    """The named moves in a prompt, one per category, in a fixed order; empty if none."""
-    text = " ".join(prompt.lower().split())
+    """The named moves in a prompt, one per category, in a fixed order; empty if none.
+
+    Precedence: a static phrase wins over every move; then the moves named and not refused; a prompt
+    that only refuses moves ("don't zoom"), or names none but has a static word alone, is static."""
+    text = normalise(prompt)
+    if any(not _refused(text, match) for match in STATIC_PHRASES.finditer(text)):
+        return ("static",)
     found = []
+    refused = False
     for phrases in CATEGORIES.values():
         hits = []
-        for order, (name, pattern) in enumerate(phrases):
-            match = pattern.search(text)
-            if match:
-                hits.append((match.start(), order, name))
+        for order, phrase in enumerate(phrases):
+            for match in phrase.pattern.finditer(text):
+                if _refused(text, match):
+                    refused = True
+                else:
+                    hits.append((not phrase.directed, match.start(), order, phrase.move))
+                    break
         if hits:
-            found.append(min(hits)[2])
+            found.append(min(hits)[3])
+    if not found and (refused or STATIC_WORD.search(text)):
+        return ("static",)
     return tuple(found)
 
 
 def find_pace(prompt: str) -> Pace:
-    text = prompt.lower()
-    slow = _SLOW_WORDS.search(text) is not None
-    fast = _FAST_WORDS.search(text) is not None
+    text = normalise(prompt)
+    slow = any(pattern.search(text) for pattern in SLOW_PACE)
+    fast = any(pattern.search(text) for pattern in FAST_PACE)
     if slow == fast:  # neither, or both: the words cancel out
         return "normal"
     return "slow" if slow else "fast"
 
 
 def find_transition(prompt: str) -> Transition | None:
-    """The transition named earliest in the prompt, if any."""
-    text = " ".join(prompt.lower().split())
-    hits = [(match.start(), name) for name, pattern in TRANSITION_WORDS if (match := pattern.search(text))]
+    """The transition named earliest in the prompt and not refused ("no dissolve"), if any."""
+    text = normalise(prompt)
+    hits = [
+        (match.start(), name)
+        for name, pattern in TRANSITION_WORDS
+        for match in pattern.finditer(text)
+        if not _refused(text, match)
+    ]
     return min(hits)[1] if hits else None
