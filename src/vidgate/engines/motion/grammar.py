@@ -270,8 +270,9 @@ def _refused(text: str, match: re.Match[str]) -> bool:
     return _NEGATED.search(text, 0, match.start()) is not None
 
 
-# Pace words count only next to a camera word ("a slow pan", "pan left quickly", "the camera gently
-# rises"): "a quick brown fox", "dramatic lighting" or "slow motion of a waterfall" describe the scene.
+# Pace words count only about the camera ("a slow pan", "pan left quickly", "the camera gently rises";
+# see `_pace_words`): "a quick brown fox", "dramatic lighting" or "slow motion of a waterfall" describe
+# the scene.
 _SLOW = r"(?:slow(?:ly)?|gentl[ey]|subtle|subtly|slight(?:ly)?)"
 _FAST = r"(?:fast|quick(?:ly)?|rapid(?:ly)?|dramatic(?:ally)?|swift(?:ly)?|whip)"
 _CAMERA_WORDS = (
