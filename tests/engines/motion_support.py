@@ -34,13 +34,18 @@ def textured_image(
 def subject_image(width: int = 320, height: int = 180, seed: int = 0) -> np.ndarray:
     """A red disc on a plinth in front of a blue-green textured scene: a clear subject for GrabCut."""
     scene = textured_image(width, height, seed, tint=(0.35, 0.8, 0.9))
+    shade = textured_image(width, height, seed + 1)[..., :1].astype(np.float64) / 255.0
+    red = np.dstack([150 + 100 * shade, 30 + 30 * shade, 30 + 20 * shade]).astype(np.uint8)
+    return np.where(subject_shape(width, height)[..., None], red, scene)
+
+
+def subject_shape(width: int, height: int) -> np.ndarray:
+    """Where subject_image draws its subject (bool): a disc, on a plinth cut by the bottom edge."""
     ys, xs = np.mgrid[0:height, 0:width]
     cx, cy, radius = width * 0.5, height * 0.5, height * 0.25
     disc = np.hypot(xs - cx, ys - cy) < radius
     plinth = (np.abs(xs - cx) < radius * 0.4) & (ys > cy)
-    shade = textured_image(width, height, seed + 1)[..., :1].astype(np.float64) / 255.0
-    red = np.dstack([150 + 100 * shade, 30 + 30 * shade, 30 + 20 * shade]).astype(np.uint8)
-    return np.where((disc | plinth)[..., None], red, scene)
+    return disc | plinth
 
 
 def frames_for(

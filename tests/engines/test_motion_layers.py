@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.motion_support import frames_for, render_move, subject_image, textured_image
+from engines.motion_support import frames_for, render_move, subject_image, subject_shape, textured_image
 from vidgate.engines.motion.camera import CameraMove, plan_camera
 from vidgate.engines.motion.frames import CameraSchedule, RenderNotes
 from vidgate.engines.motion.parallax import split_layers
@@ -31,6 +31,23 @@ def test_a_clear_subject_is_split_once_deterministically() -> None:
     # The background has the subject painted out: no red left where the disc was.
     red = first.background[90, 160].astype(int)
     assert red[0] - red[2] < 60
+
+
+def test_a_wide_photo_gets_as_fine_an_outline_as_a_4_3_one() -> None:
+    """The mask is computed on a copy sized by its short side, the side the output is named by: a
+    4:1 panorama is not squeezed to 96 px tall (which rounds its subject's outline off by pixels)."""
+
+    def outline_error(width: int, height: int) -> float:
+        """Pixels wrongly in or out of the subject (alpha 0.5 as the cut), per pixel of its outline."""
+        layers = split_layers(subject_image(width, height, seed=1))
+        assert layers is not None
+        truth = subject_shape(width, height)
+        outline = cv2.morphologyEx(truth.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        return float(((layers.alpha >= 0.5) != truth).sum() / (outline.sum() / 2))
+
+    four_by_three, four_by_one = outline_error(213, 160), outline_error(640, 160)
+    assert four_by_three < 0.25
+    assert four_by_one < 0.25  # 0.7 px with a copy 384 px on its long side
 
 
 @pytest.mark.parametrize(
