@@ -60,7 +60,7 @@ class Layers:
     alpha: np.ndarray  # float32 in [0, 1]: how much of each pixel is foreground
     coverage: float  # share of the frame the subject covers
     # Where alpha > 0: left, top, right, bottom in pixel edges. A side that reaches the image's edge
-    # is unbounded (inf): edge replication carries the subject on past the frame there.
+    # is unbounded (inf): the subject is cut by the photo there, and never leads across it (frames.py).
     bounds: tuple[float, float, float, float]
 
 
