@@ -22,6 +22,9 @@ ORPHAN_CHECK_S = 0.5
 SUPERVISE_INTERVAL_S = 0.5
 STABLE_AFTER_S = 30.0
 MAX_RESTART_DELAY_S = 60.0
+# Exit codes of a worker that was asked to stop: a clean exit, or a second Ctrl-C or SIGTERM (the
+# first one's handler restores the default action, which ends the process by that signal).
+STOPPED = frozenset({0, -signal.SIGINT, -signal.SIGTERM})
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -58,11 +61,11 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
 class EmbeddedWorkers:
     """The worker processes of `vidgate serve`, kept at their number.
 
-    One that dies of a signal or a crash (kill -9, the kernel's out-of-memory killer, an error at
+    One that dies of a crash or a kill (kill -9, the kernel's out-of-memory killer, an error at
     start) is replaced within a second, so the machine keeps working and the dead worker's task is
-    taken up again once its lease runs out. One that exits cleanly was asked to stop (Ctrl-C reaches
-    the whole process group) and is not replaced. A slot whose worker keeps dying young is restarted
-    with a doubling delay, so a broken configuration does not spin."""
+    taken up again once its lease runs out. One that exits cleanly, or by SIGINT or SIGTERM, was
+    asked to stop (Ctrl-C reaches the whole process group) and is not replaced. A slot whose worker
+    keeps dying young is restarted with a doubling delay, so a broken configuration does not spin."""
 
     def __init__(self, settings: Settings, count: int) -> None:
         self._settings = settings
@@ -93,14 +96,13 @@ class EmbeddedWorkers:
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_INTERVAL_S):
             for index, process in enumerate(self._processes):
-                if process.is_alive() or process.exitcode == 0:
+                if process.is_alive() or process.exitcode in STOPPED:
                     continue
                 self._replace(index, process)
 
     def _replace(self, index: int, dead: BaseProcess) -> None:
         now = time.monotonic()
         if index not in self._restart_after:  # first seen dead: decide when to restart it
-            dead.join(0)  # reap it: no zombie left behind
             lived = now - self._started_at[index]
             self._delays[index] = 0.0 if lived >= STABLE_AFTER_S else max(1.0, 2 * self._delays[index])
             self._delays[index] = min(self._delays[index], MAX_RESTART_DELAY_S)
