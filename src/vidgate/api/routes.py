@@ -150,9 +150,9 @@ def download(request: Request, key: str, expires: int = 0, signature: str = "") 
     if path is None:
         if not svc.objects.exists(key):
             raise FileNotFound("The file is no longer available.")
-        url = svc.objects.download_url(key, max(MIN_PRESIGNED_S, expires - int(time.time())))
-        if url is None:  # a store must offer one of the two; say so rather than answer nothing
-            raise FileNotFound("The file is no longer available.")
+        lifetime = max(MIN_PRESIGNED_S, expires - int(time.time()))
+        url = svc.objects.download_url(key, lifetime, method=request.method)
+        assert url is not None, "a store without local files presigns its downloads"
         return RedirectResponse(url, status_code=302)
     if not path.is_file():
         raise FileNotFound("The file is no longer available.")

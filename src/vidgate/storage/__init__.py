@@ -32,9 +32,9 @@ class ObjectStore(Protocol):
     def local_path(self, key: str) -> Path | None:
         """The file behind `key` when the store is a local folder (served by the API), else None."""
 
-    def download_url(self, key: str, expires_in: int) -> str | None:
-        """A URL clients can download the object from directly for `expires_in` seconds, or None
-        when the API serves it itself (a local folder)."""
+    def download_url(self, key: str, expires_in: int, method: str = "GET") -> str | None:
+        """A URL clients can fetch the object from directly with `method` (GET or HEAD) for
+        `expires_in` seconds, or None when the API serves it itself (a local folder)."""
 
 
 def check_key(key: str) -> None:

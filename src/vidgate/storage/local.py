@@ -61,5 +61,5 @@ class LocalStore:
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
-    def download_url(self, key: str, expires_in: int) -> str | None:
+    def download_url(self, key: str, expires_in: int, method: str = "GET") -> str | None:
         return None  # the API serves local files itself, behind its own signed links

@@ -11,6 +11,7 @@ chain (its environment variables, `~/.aws`, an instance or pod role).
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,7 +106,8 @@ class S3Store:
             if _is_not_found(exc):
                 raise FileNotFoundError(key) from None
             raise
-        body: bytes = answer["Body"].read()
+        with contextlib.closing(answer["Body"]) as stream:  # closed even when the read fails
+            body: bytes = stream.read()
         return body
 
     def exists(self, key: str) -> bool:
@@ -125,9 +127,11 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
-    def download_url(self, key: str, expires_in: int) -> str | None:
+    def download_url(self, key: str, expires_in: int, method: str = "GET") -> str | None:
+        # S3 signs the method into the URL: a HEAD needs a URL presigned for head_object.
+        operation = {"GET": "get_object", "HEAD": "head_object"}[method]
         url: str = self.presign_client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in
+            operation, Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in
         )
         return url
 
