@@ -104,6 +104,12 @@ def test_prompt_phrases_map_to_camera_moves(prompt: str, moves: tuple[str, ...])
         ("still", ("static",)),
         ("a cat on a sofa, static", ("static",)),
         ("static shot, pan left", ("static",)),  # an unambiguous static phrase wins over every move
+        ("camera doesn't move, pan left", ("static",)),
+        # Stillness said of the scene, not the camera, gives way to a named move.
+        ("the dog doesn't move while the camera pans left", ("pan_left",)),
+        ("no movement in the water, slow pan to the right", ("pan_right",)),
+        ("a man who never moves, camera tilts up", ("tilt_up",)),
+        ("no movement, pan left", ("pan_left",)),
         # Negation: a refused move is not chosen; refusing the only move leaves the camera still.
         ("do not pan left, pan right", ("pan_right",)),
         ("don't zoom", ("static",)),

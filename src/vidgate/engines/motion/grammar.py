@@ -241,22 +241,33 @@ CATEGORIES: dict[str, list[Phrase]] = {
     ],
 }
 
+# "(does) not move", "doesn't move": said of the camera, a static phrase; of anything, stillness.
+_NOT_MOVE = (
+    r"(?:(?:do|does|did|will|would|should|must)\s+)?not\s+move\b"
+    r"|(?:don't|doesn't|didn't|won't|never)\s+moves?\b"
+)
 # A camera that does not move: these phrases win over every move in the prompt.
 STATIC_PHRASES = re.compile(
     r"\bstatic\s+(?:camera|shot|frame|view|angle)\b|\block(?:ed)?\s?off\b"
     r"|\bstill\s+(?:camera|shot|frame)\b|\bfixed\s+(?:camera|shot|frame|angle|view)\b"
     r"|\b(?:stationary|motionless)\s+camera\b"
-    r"|\bno\s+(?:camera\s+)?(?:movement|motion|moves?)\b(?!\s+blur)"
-    r"|\bwithout\s+(?:any\s+)?(?:camera\s+)?(?:movement|motion)\b"
-    r"|\b(?:do|does|did|will|would|should|must)\s+not\s+move\b|\b(?:don't|doesn't|didn't|won't|never)\s+moves?\b"
+    r"|\bno\s+camera\s+(?:movement|motion|moves?)\b"
+    r"|\bwithout\s+(?:any\s+)?camera\s+(?:movement|motion)\b"
+    r"|\bcamera\s+(?:" + _NOT_MOVE + ")"
     # "the camera stays still", but not "is still panning" nor "remains fixed on the dancer"
     r"|\bcamera\s+(?:is|stays|remains|holds|keeps|stands)\s+(?:perfectly\s+|completely\s+|totally\s+)?"
     r"(?:still|static|fixed|stationary|motionless)\b(?!\s+(?:on|to|at|upon)\b)(?!\s+\w+ing\b)"
     r"|\bcamera\s+(?:still|static|fixed|stationary|motionless)\s*(?:[,.;:!]|$)"
 )
-# A static word as a clause of its own ("still", "a cat on a sofa, static"): only when no move is
-# named, since "still" and "static" also describe scenes ("static electricity", "still water").
-STATIC_WORD = re.compile(r"(?:^|[,.;:!]\s*)(?:static|still|fixed|stationary|motionless)\s*(?:[,.;:!]|$)")
+# Stillness not said of the camera: a static word as a clause of its own ("still", "a cat on a sofa,
+# static"), or "no movement", "doesn't move" said of anything ("the dog doesn't move"). These stop
+# the camera only when no move is named, since they also describe scenes ("static electricity",
+# "still water", "no movement in the water, pan right").
+STATIC_WORD = re.compile(
+    r"(?:^|[,.;:!]\s*)(?:static|still|fixed|stationary|motionless)\s*(?:[,.;:!]|$)"
+    r"|\bno\s+(?:movement|motion|moves?)\b(?!\s+blur)|\bwithout\s+(?:any\s+)?(?:movement|motion)\b"
+    r"|\b(?:" + _NOT_MOVE + ")"
+)
 
 # "do not pan left", "no zoom", "without panning": the phrase right after is refused. Up to two words
 # may come between ("don't ever pan"), but not a conjunction, which starts a new request.
