@@ -134,7 +134,7 @@ class ImageFetcher:
             if not _private_url_hint_logged.is_set():
                 _private_url_hint_logged.set()
                 log.warning(
-                    "refused an image URL on %r, a private address; on a development machine, "
+                    "refused a URL on %r, a private address; on a development machine, "
                     "VIDGATE_ALLOW_PRIVATE_URLS=true allows such URLs (never on a server others can "
                     "reach). Said once per process.",
                     host.name,

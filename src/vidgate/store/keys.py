@@ -27,9 +27,9 @@ KEY_PREFIX = "vg_"
 class Revocation(enum.Enum):
     """What `revoke_key` did: callers tell an unknown key from one they must name more precisely."""
 
-    REVOKED = "revoked"
-    NO_MATCH = "no active key matches"
-    AMBIGUOUS = "several active keys match"
+    REVOKED = enum.auto()
+    NO_MATCH = enum.auto()
+    AMBIGUOUS = enum.auto()
 
 
 def hash_key(secret: str) -> str:

@@ -282,8 +282,10 @@ class SqlTaskStore(KeyStore):
             return conn.execute(statement).rowcount == 1
 
     def renew_lease(self, task_id: str, attempt: int, lease_seconds: float) -> LeaseState:
-        self._write(self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds))
-        return self.attempt_state(task_id, attempt)
+        renewal = self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds)
+        with self._write_transaction() as conn:  # one round trip: the renewal returns the flag
+            flag = conn.execute(renewal.returning(tasks.c.cancel_requested)).scalar_one_or_none()
+        return LeaseState(owned=flag is not None, cancel_requested=bool(flag))
 
     def attempt_state(self, task_id: str, attempt: int) -> LeaseState:
         """Whether this attempt still holds its task, and whether a cancel was asked: a read only."""
