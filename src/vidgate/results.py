@@ -15,11 +15,9 @@ from vidgate.schemas import DebugInfo, ResultExtra, TaskInfo, TaskResult, Video
 from vidgate.settings import Settings
 from vidgate.storage.signing import signed_query
 from vidgate.store.sql import SqlTaskStore
-from vidgate.tasks.model import TASK_TYPE, Task, TaskParams, TaskStatus
+from vidgate.tasks.model import TASK_TYPE, Task, TaskStatus
 
 RESERVED_EXTRA_KEYS = frozenset(ResultExtra.model_fields)
-# Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
-SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
 
 
 @dataclass
@@ -61,11 +59,9 @@ class ResultDocuments:
         )
 
     def _eta(self, task: Task) -> int:
+        """Queued: the work ahead shared among the workers now busy (at least one), then its own."""
         if task.status is not TaskStatus.QUEUED:
             return task.eta
-        per_task = estimate_render_seconds(task.params)
-        return math.ceil(per_task * (self.store.count_ahead(task) + 1))
-
-
-def estimate_render_seconds(params: TaskParams) -> float:
-    return params.duration * 24 * SECONDS_PER_FRAME.get(params.short_side, 0.03)
+        ahead = self.store.work_ahead(task)
+        waiting_ms = ahead.estimate_ms / max(1, ahead.busy_workers)
+        return math.ceil((waiting_ms + task.params.render_estimate_ms) / 1000)

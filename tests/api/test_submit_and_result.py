@@ -137,3 +137,20 @@ def test_list_tasks_newest_first_with_cursor_and_status_filter(api: Api) -> None
 def test_health_endpoints(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_a_queued_tasks_eta_adds_up_the_work_ahead_of_it(api: Api) -> None:
+    """A short task behind a long one waits for the long one; one being rendered counts its time left."""
+    image = data_uri(make_image())
+    long_id = api.submit({"images": [image], "prompt": "x", "duration": 10, "resolution": "1080p"}).json()
+    short_id = api.submit({"images": [image], "prompt": "x", "duration": 1, "resolution": "540p"}).json()
+    long_eta = api.result(long_id["task_id"]).json()["task"]["eta"]
+    assert long_eta == 11  # 240 frames at ~45 ms
+    assert api.result(short_id["task_id"]).json()["task"]["eta"] == 12, "10.8 s ahead + 0.24 s its own"
+
+    store = api.services.store
+    running = store.claim("worker-1", lease_seconds=30)
+    assert running is not None and running.id == long_id["task_id"]
+    store.set_progress(running.id, running.attempt, 50, eta=4)  # what the worker reports
+    assert api.result(running.id).json()["task"]["eta"] == 4
+    assert api.result(short_id["task_id"]).json()["task"]["eta"] == 5, "4 s left + 0.24 s its own"

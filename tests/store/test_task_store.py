@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, text
 
 from vidgate.errors import IdempotencyKeyReused
+from vidgate.store.db import MIGRATIONS_DIR, migrate, open_engine
 from vidgate.store.keys import Revocation
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.tables import metadata
@@ -261,3 +265,27 @@ def test_off_peak_tasks_past_their_deadline_expire(store: SqlTaskStore) -> None:
     )
     running = store.get_task(normal.id)
     assert running is not None and running.status is TaskStatus.PROCESSING, "normal tasks have no deadline"
+
+
+def test_the_render_estimates_migration_fills_in_the_queued_tasks(tmp_path: Path) -> None:
+    """Tasks queued before the upgrade get their estimate, so their ETAs add up from the first poll."""
+    queued = params(duration=2, resolution="1080p")
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, tenant_id, status, params, max_attempts, created_ms) "
+                "VALUES ('t1', 'team', 'QUEUED', :params, 3, 1), ('t2', 'team', 'SUCCEED', :params, 3, 1)"
+            ),
+            {"params": queued.to_json()},
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT id, estimate_ms FROM tasks")).all())
+    assert rows == {"t1": queued.render_estimate_ms, "t2": 0}
+    assert queued.render_estimate_ms == 2 * 24 * 45  # 2 s at 1080p: ~45 ms a frame
+    engine.dispose()

@@ -33,6 +33,12 @@ IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
+class WorkAhead:
+    estimate_ms: int  # queued work picked first, plus what is left of the renders under way
+    busy_workers: int  # workers rendering now: the work ahead is shared among at least these
+
+
+@dataclass(frozen=True)
 class LeaseState:
     owned: bool  # False: the lease was lost (expired and claimed again, or task ended)
     cancel_requested: bool
@@ -112,6 +118,7 @@ class SqlTaskStore(KeyStore):
             "created_ms": now_ms(),
             "key_id": key.id if key else None,
             "webhook_state": "pending" if params.extra.get("webhook") else None,
+            "estimate_ms": params.render_estimate_ms,
         }
         try:
             return self._insert(row, key), True
@@ -190,18 +197,26 @@ class SqlTaskStore(KeyStore):
         with self.engine.connect() as conn:
             return [_task(row) for row in conn.execute(query)]
 
-    def count_ahead(self, task: Task) -> int:
-        """How many claimable tasks would be picked before this queued one."""
+    def work_ahead(self, task: Task) -> WorkAhead:
+        """The work before this queued task starts: the estimates of the queued tasks picked before it,
+        and the time left of those being rendered (one per busy worker)."""
         priority = int(task.params.off_peak)
-        query = select(func.count()).where(
+        ahead = and_(
             tasks.c.status == TaskStatus.QUEUED.value,
             or_(
                 tasks.c.priority < priority,
                 and_(tasks.c.priority == priority, tasks.c.created_ms < task.created_ms),
             ),
         )
+        rendering = tasks.c.status == TaskStatus.PROCESSING.value
+        query = select(
+            func.coalesce(func.sum(case((ahead, tasks.c.estimate_ms), else_=0)), 0),
+            func.coalesce(func.sum(case((rendering, tasks.c.eta * 1000), else_=0)), 0),
+            func.count(case((rendering, 1))),
+        ).where(tasks.c.status.in_([TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value]))
         with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            queued_ms, rendering_ms, busy = conn.execute(query).one()
+        return WorkAhead(int(queued_ms) + int(rendering_ms), int(busy))
 
     def request_cancel(self, task_id: str, tenant_id: str) -> Task | None:
         """A queued task ends at once; a running one is flagged and its worker stops at the next check."""

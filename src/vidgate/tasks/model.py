@@ -27,6 +27,8 @@ class TaskStatus(enum.StrEnum):
 
 
 TASK_TYPE = "VIDU_Q2_PRO_IMG2VIDEO"
+# Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
+SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class TaskParams:
     @property
     def short_side(self) -> int:
         return int(self.resolution.removesuffix("p"))
+
+    @property
+    def render_estimate_ms(self) -> int:
+        """A rough render time on one worker, stored with the task so the queue's ETAs can add up."""
+        return round(self.duration * 24 * SECONDS_PER_FRAME.get(self.short_side, 0.03) * 1000)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
