@@ -17,17 +17,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED, IdempotencyKeyReused
+from vidgate.errors import CANCELED, IdempotencyKeyReused
 from vidgate.store.clock import now_ms
 from vidgate.store.keys import KeyStore
 from vidgate.store.quotas import admit
+from vidgate.store.sweep import SweepStore
 from vidgate.store.tables import tasks
 from vidgate.store.wakeup import CHANNEL
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
-from vidgate.tasks.offpeak import OFF_PEAK_EXPIRED
 
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
@@ -66,7 +66,7 @@ def _task(row: Any) -> Task:
     )
 
 
-class SqlTaskStore(KeyStore):
+class SqlTaskStore(KeyStore, SweepStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
@@ -365,53 +365,6 @@ class SqlTaskStore(KeyStore):
             released = conn.execute(statement).rowcount == 1
             self._announce(conn)
         return released
-
-    def sweep(self, off_peak_deadline_s: float | None = None) -> list[tuple[str, int]]:
-        """Fail tasks whose last allowed attempt lost its lease (the worker died), and off-peak tasks
-        not started (or abandoned) by their deadline; returns (task id, attempt) of each, so the
-        caller can remove what those attempts left behind. Tasks with attempts left need no sweep:
-        `claim` takes expired leases directly."""
-        now = time.time()
-        ended: list[tuple[str, int]] = []
-        if off_peak_deadline_s is not None:
-            # A render in progress past the deadline is let finish: finished work is not thrown away.
-            ended = self._fail_unattended(
-                now,
-                OFF_PEAK_EXPIRED,
-                tasks.c.priority == 1,
-                tasks.c.created_ms < int((now - off_peak_deadline_s) * 1000),
-                or_(
-                    tasks.c.status == TaskStatus.QUEUED.value,
-                    and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < now),
-                ),
-            )
-        return ended + self._fail_unattended(
-            now,
-            case((tasks.c.cancel_requested.is_(True), CANCELED), else_=MAX_ATTEMPTS_EXCEEDED),
-            tasks.c.status == TaskStatus.PROCESSING.value,
-            tasks.c.lease_until < now,
-            or_(tasks.c.attempt >= tasks.c.max_attempts, tasks.c.cancel_requested.is_(True)),
-        )
-
-    def _fail_unattended(
-        self, now: float, reason: str | ColumnElement[str], *conditions: ColumnElement[bool]
-    ) -> list[tuple[str, int]]:
-        """Fail the tasks matching `conditions` with `reason` and no lease; (id, attempt) of each."""
-        statement = (
-            update(tasks)
-            .where(*conditions)
-            .values(
-                status=TaskStatus.FAILED.value,
-                reason=reason,
-                eta=0,
-                lease_owner=None,
-                lease_until=None,
-                completed_ms=int(now * 1000),
-            )
-            .returning(tasks.c.id, tasks.c.attempt)
-        )
-        with self._write_transaction() as conn:
-            return [(row.id, row.attempt) for row in conn.execute(statement)]
 
     def count_by_status(self) -> dict[TaskStatus, int]:
         query = select(tasks.c.status, func.count()).group_by(tasks.c.status)
