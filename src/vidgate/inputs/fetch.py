@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
@@ -262,6 +262,27 @@ def _unfetchable(index: int, exc: Exception | None) -> InvalidImageUrl:
     return InvalidImageUrl(f"images[{index}]: the URL could not be fetched ({why}).", {"index": index})
 
 
+def _kind(kind: type[BaseException]) -> Callable[[BaseException], bool]:
+    return lambda error: isinstance(error, kind)
+
+
+# The most telling first: a certificate error is also an SSL error; a connect timeout also a timeout.
+FAILURE_WORDS: list[tuple[Callable[[BaseException], bool], str]] = [
+    (_kind(ssl.SSLCertVerificationError), "the server's TLS certificate could not be verified"),
+    (_kind(ssl.SSLError), "the TLS handshake failed"),
+    (_kind(socket.gaierror), "the host name was not found in DNS"),
+    (_kind(ConnectionRefusedError), "the connection was refused"),
+    (_kind(ConnectionResetError), "the connection was reset"),
+    (
+        lambda error: isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS,
+        "the host is unreachable",
+    ),
+    (_kind(httpx.ConnectTimeout), "connecting timed out"),
+    (_kind(httpx.TimeoutException), "the server took too long to answer"),
+    (_kind(httpx.RemoteProtocolError), "the server did not answer in valid HTTP"),
+]
+
+
 def _why_unfetchable(exc: Exception) -> str:
     """What went wrong, in words for whoever sent the URL (an httpx class name tells them nothing).
 
@@ -273,27 +294,9 @@ def _why_unfetchable(exc: Exception) -> str:
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
 
-    def found(kind: type[BaseException]) -> bool:
-        return any(isinstance(each, kind) for each in chain)
-
-    if found(ssl.SSLCertVerificationError):
-        return "the server's TLS certificate could not be verified"
-    if found(ssl.SSLError):
-        return "the TLS handshake failed"
-    if found(socket.gaierror):
-        return "the host name was not found in DNS"
-    if found(ConnectionRefusedError):
-        return "the connection was refused"
-    if found(ConnectionResetError):
-        return "the connection was reset"
-    if any(isinstance(each, OSError) and each.errno in UNREACHABLE_ERRNOS for each in chain):
-        return "the host is unreachable"
-    if found(httpx.ConnectTimeout):
-        return "connecting timed out"
-    if found(httpx.TimeoutException):
-        return "the server took too long to answer"
-    if found(httpx.RemoteProtocolError):
-        return "the server did not answer in valid HTTP"
+    for telling, words in FAILURE_WORDS:
+        if any(telling(each) for each in chain):
+            return words
     return "a network error"
 
 
