@@ -34,8 +34,8 @@ def test_a_clear_subject_is_split_once_deterministically() -> None:
 
 
 def test_a_wide_photo_gets_as_fine_an_outline_as_a_4_3_one() -> None:
-    """The mask is computed on a copy sized by its short side, the side the output is named by: a
-    4:1 panorama is not squeezed to 96 px tall (which rounds its subject's outline off by pixels)."""
+    """The mask is computed on a copy of a fixed number of pixels, not a fixed long side: a 4:1
+    panorama is not squeezed to 96 px tall (which rounds its subject's outline off by pixels)."""
 
     def outline_error(width: int, height: int) -> float:
         """Pixels wrongly in or out of the subject (alpha 0.5 as the cut), per pixel of its outline."""
