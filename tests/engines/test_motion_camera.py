@@ -215,15 +215,15 @@ def test_pace_words(prompt: str, pace: str) -> None:
         ("dissolve to the beach", "crossfade"),
         ("cross-fade between shots", "crossfade"),
         ("match cut to the second photo", "match_move"),
-        ("then cut to the skyline", "match_move"),
+        ("then cut to the skyline", "cut"),
         ("a cake being cut", None),
         ("zoom in", None),
         ("dissolve, then morph", "crossfade"),  # the first named wins
         # No instant cut in the engine: cuts get the match-move, the shortest transition.
-        ("hard cut to the next photo", "match_move"),
-        ("jump-cut", "match_move"),
-        ("a hard-cut", "match_move"),
-        ("jumpcut between the photos", "match_move"),
+        ("hard cut to the next photo", "cut"),
+        ("jump-cut", "cut"),
+        ("a hard-cut", "cut"),
+        ("jumpcut between the photos", "cut"),
         ("no dissolve, morph", "morph"),  # a refused transition is not chosen
     ],
 )

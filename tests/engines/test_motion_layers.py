@@ -13,7 +13,7 @@ from engines.motion_support import frames_for, render_move, subject_image, subje
 from vidgate.engines.motion.camera import CameraMove, plan_camera
 from vidgate.engines.motion.frames import CameraSchedule, RenderNotes
 from vidgate.engines.motion.parallax import split_layers
-from vidgate.engines.motion.transitions import TRANSITIONS, Timeline, choose_transition, morph_flow
+from vidgate.engines.motion.transitions import TRANSITIONS, Shot, Timeline, choose_transition, morph_flow
 
 # -- parallax --------------------------------------------------------------------------------------
 
@@ -138,7 +138,8 @@ def test_transition_is_named_by_the_prompt_or_picked_by_the_seed() -> None:
     rng = np.random.default_rng
     assert choose_transition("a morph", 2, rng(0)) == "morph"
     assert choose_transition("dissolve", 3, rng(0)) == "crossfade"
-    assert choose_transition("cut to the sea", 2, rng(0)) == "match_move"
+    assert choose_transition("cut to the sea", 2, rng(0)) == "cut"
+    assert choose_transition("a match cut to the sea", 2, rng(0)) == "match_move"
     assert choose_transition("morph", 1, rng(0)) is None  # one image: nothing to transition
     assert {choose_transition("a harbour", 2, rng(seed)) for seed in range(30)} == set(TRANSITIONS)
 
@@ -155,10 +156,20 @@ def test_shots_cover_the_timeline_with_blends_that_sum_to_one() -> None:
     assert Timeline.plan(120, 2, 24, "match_move").blend == pytest.approx(6.0)  # 0.25 s
     assert Timeline.plan(120, 2, 24, "morph").blend == pytest.approx(24.0)  # 1 s
     assert Timeline.plan(120, 1, 24, "morph").blend == 0.0
+    cut = Timeline.plan(120, 2, 24, "cut")
+    assert (cut.blend, cut.momentum) == (0.0, 0.0)
+    assert [cut.shot(index) for index in (59, 60)] == [Shot(0), Shot(1)], "no frame shows both"
 
 
 def redness(frame: np.ndarray) -> float:
     return float(frame[..., 0].mean() - frame[..., 2].mean())
+
+
+def test_a_hard_cut_changes_image_from_one_frame_to_the_next() -> None:
+    red = textured_image(256, 144, seed=1, tint=(1.0, 0.2, 0.2))
+    blue = textured_image(256, 144, seed=2, tint=(0.2, 0.2, 1.0))
+    frames = frames_for("pan left", [red, blue], count=48, transition="cut")
+    assert min(map(redness, frames[:24])) > 50 and max(map(redness, frames[24:])) < -50
 
 
 def test_several_images_crossfade_in_order() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Pace = Literal["slow", "normal", "fast"]
-Transition = Literal["crossfade", "morph", "match_move"]
+Transition = Literal["crossfade", "morph", "match_move", "cut"]
 
 # Spellings rewritten before matching. Joined forms are the hyphenated ones without the hyphen;
 # "dolly zoom" (the vertigo shot needs real depth, which a photo lacks) is played as a push-in.
@@ -329,9 +329,10 @@ TRANSITION_WORDS: list[tuple[Transition, re.Pattern[str]]] = [
         "crossfade",
         re.compile(r"\bdissolv(?:e|es|ed|ing)\b|\bcross\s?fad(?:e|es|ed|ing)\b|\bfades?\s+(?:in)?to\b"),
     ),
+    ("match_move", re.compile(r"\bmatch\s?(?:cut|move|moving)s?\b")),
     (
-        "match_move",
-        re.compile(r"\bmatch\s?(?:cut|move|moving)s?\b|\b(?:hard|jump)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"),
+        "cut",
+        re.compile(r"\b(?:hard|jump|straight|instant|smash)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"),
     ),
 ]
 

@@ -1,7 +1,7 @@
 """Several images in one video: who is on screen when, and how one image gives way to the next.
 
 Each image owns an equal share of the timeline. Around each boundary the next image comes in by one
-of three transitions, one kind per video (a video that changes style at every cut looks like a demo):
+of four transitions, one kind per video (a video that changes style at every cut looks like a demo):
 
 - crossfade: a smoothstep blend of the two views, up to 0.8 s.
 - morph: both views are warped towards each other along dense optical flow (OpenCV's DIS) while
@@ -9,8 +9,11 @@ of three transitions, one kind per video (a video that changes style at every cu
 - match_move: a short blend (up to 0.25 s) inside a speed-up of the camera's own move: the outgoing
   image runs ahead along the move and the incoming one arrives from behind at the same speed, so the
   move carries across the cut.
+- cut: none at all, the next image is on screen from the next frame; only when the prompt asks
+  ("hard cut", "cut to").
 
-The prompt may name one ("morph", "dissolve", "cut to"...); otherwise the seed picks.
+The prompt may name one ("morph", "dissolve", "match cut", "cut to"...); otherwise the seed picks
+among the first three.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import numpy as np
 
 from vidgate.engines.motion.grammar import Transition, find_transition
 
+# What the seed picks from when the prompt names none (a cut only when asked for: it is abrupt).
 TRANSITIONS: tuple[Transition, ...] = ("crossfade", "morph", "match_move")
 # Longest blend, and its largest share of each image's time on screen (for short videos of many images).
-BLEND_S: dict[Transition, float] = {"crossfade": 0.8, "morph": 1.0, "match_move": 0.25}
-BLEND_SHARE: dict[Transition, float] = {"crossfade": 0.4, "morph": 0.5, "match_move": 0.2}
+BLEND_S: dict[Transition, float] = {"crossfade": 0.8, "morph": 1.0, "match_move": 0.25, "cut": 0.0}
+BLEND_SHARE: dict[Transition, float] = {"crossfade": 0.4, "morph": 0.5, "match_move": 0.2, "cut": 0.0}
 # A match-move speeds the camera up over this window around the cut: the extra travel equals what
 # the camera covers in the window at its speed there, so it peaks at about 2.5x its speed at the cut.
 MOMENTUM_S = 0.6
