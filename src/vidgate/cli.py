@@ -82,7 +82,7 @@ def serve(
     import uvicorn
 
     from vidgate.app import create_app
-    from vidgate.worker.process import start_embedded_workers, stop_embedded_workers
+    from vidgate.worker.process import EmbeddedWorkers
 
     settings = _settings_or_exit({"host": host, "port": port, "workers": workers})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -90,11 +90,11 @@ def serve(
         application = create_app(settings)
     if dev:
         _print_dev_instructions(settings, _ensure_dev_key(settings, application.state.services.store))
-    children = start_embedded_workers(settings, settings.workers)
+    embedded = EmbeddedWorkers(settings, settings.workers)
     try:
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
     finally:
-        stop_embedded_workers(children)
+        embedded.stop()
 
 
 @app.command()

@@ -59,7 +59,8 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
 
 
 class EmbeddedWorkers:
-    """The worker processes of `vidgate serve`, kept at their number.
+    """The worker processes of `vidgate serve`, kept at their number. Processes, not threads, so
+    rendering never competes with the API's event loop for the GIL.
 
     One that dies of a crash or a kill (kill -9, the kernel's out-of-memory killer, an error at
     start) is replaced within a second, so the machine keeps working and the dead worker's task is
@@ -130,12 +131,3 @@ class EmbeddedWorkers:
             if process.is_alive():  # a long render; its lease will hand the task to another worker
                 process.kill()
                 process.join()
-
-
-def start_embedded_workers(settings: Settings, count: int) -> EmbeddedWorkers:
-    """Child processes, so rendering never competes with the API's event loop for the GIL."""
-    return EmbeddedWorkers(settings, count)
-
-
-def stop_embedded_workers(workers: EmbeddedWorkers, timeout: float = 10.0) -> None:
-    workers.stop(timeout)

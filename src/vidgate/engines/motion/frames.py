@@ -72,7 +72,7 @@ class CameraSchedule:
         sides of an axis, the subject moves with the background along it. Its view zooms in as far
         or further than the background's (camera.py), so shifted no further it passes no border."""
         frames = self.frames_showing(image)
-        background = [self.pose(image, index) for index in frames]
+        background = self.fit_poses(image)  # the same frames' poses, in the same order
         foreground = [self.pose(image, index, True) for index in frames]
         left, top, right, bottom = bounds
         leads_x = held_lead(
