@@ -272,7 +272,7 @@ def generate(
 
     try:
         loaders = [functools.partial(read, i, p) for i, p in enumerate(images)]
-        arrays = load_images(params, loaders, engine.name)
+        arrays = load_images(params, loaders, engine)
         job, sound_info = build_render_job(params, arrays, output, settings, engine.name, mark, quality)
     except (VidgateError, RenderError) as exc:
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)

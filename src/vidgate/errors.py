@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 class VidgateError(Exception):
     status: ClassVar[int] = 500
-    reason: ClassVar[str] = "INTERNAL_ERROR"
+    reason: str = "INTERNAL_ERROR"  # a class's own reason; `TaskFailure` names one per instance
 
     def __init__(self, message: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -121,3 +121,13 @@ RENDER_FAILED = "RENDER_FAILED"
 
 class IdempotencyKeyReused(VidgateError):
     status, reason = 409, "IDEMPOTENCY_KEY_REUSED"
+
+
+class TaskFailure(VidgateError):
+    """A task failed while it ran, for a reason an engine (or its upstream provider) names at run time:
+    `GPU_OUT_OF_MEMORY`, `UPSTREAM_CREDIT_INSUFFICIENT`, a request error found late. The worker stores
+    `"<reason>: <message>"` on the task, as it does for every `VidgateError`; it is never retried."""
+
+    def __init__(self, reason: str, message: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(message, metadata)
+        self.reason = reason

@@ -78,7 +78,7 @@ def test_the_engine_never_enlarges_what_it_did_not_and_keeps_its_resolution(
         MotionEngine().render(job, lambda _: None, lambda: False)
         return seen
 
-    shrunk = load_images(task, loaders(originals), "motion")
+    shrunk = load_images(task, loaders(originals), MotionEngine())
     before, after = fitted(originals, "before.mp4"), fitted(shrunk, "after.mp4")
     assert len(before) == len(after) == 3
     for (size_before, enlarged_before), (size_after, enlarged_after) in zip(before, after, strict=True):
@@ -89,24 +89,35 @@ def test_the_engine_never_enlarges_what_it_did_not_and_keeps_its_resolution(
 
 def test_images_the_engine_would_not_shrink_are_kept_as_they_are() -> None:
     small = [photo(720, 540), photo(640, 360)]  # at or below 540p: the engine samples all of them
-    assert all(a is b for a, b in zip(load_images(params(), loaders(small), "motion"), small, strict=True))
+    assert all(
+        a is b for a, b in zip(load_images(params(), loaders(small), MotionEngine()), small, strict=True)
+    )
+
+
+class _ReadsWhole:
+    """An engine without the `ShrinksInputs` capability."""
+
+    name = "whole"
+
+    def render(self, *_args: object) -> None:
+        raise AssertionError("not rendered here")
 
 
 def test_other_engines_get_the_images_as_read() -> None:
     big = [photo(1600, 1200)]
-    assert load_images(params(), loaders(big), "another")[0] is big[0]
+    assert load_images(params(), loaders(big), _ReadsWhole())[0] is big[0]
 
 
 def test_a_large_image_is_shrunk_only_to_what_its_views_need() -> None:
-    (image,) = load_images(params("zoom in", "high"), loaders([photo(3200, 2400)]), "motion")
+    (image,) = load_images(params("zoom in", "high"), loaders([photo(3200, 2400)]), MotionEngine())
     # 720x540 output; a zoom-in x1.3 keeps 1.3x that (702x936), rounded up as the engine rounds.
     assert image.shape == (703, 937, 3)
 
 
 def test_shrinking_is_deterministic() -> None:
     originals = [photo(1600, 1200, seed) for seed in range(3)]
-    first = load_images(params(seed=7), loaders(originals), "motion")
-    second = load_images(params(seed=7), loaders(originals), "motion")
+    first = load_images(params(seed=7), loaders(originals), MotionEngine())
+    second = load_images(params(seed=7), loaders(originals), MotionEngine())
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
@@ -116,7 +127,7 @@ def test_the_first_image_keeps_the_video_size(size: tuple[int, int]) -> None:
     shrunk copy may not round the other way."""
     width, height = size
     task = params("push in", "medium")
-    (image,) = load_images(task, loaders([np.zeros((height, width, 3), np.uint8)]), "motion")
+    (image,) = load_images(task, loaders([np.zeros((height, width, 3), np.uint8)]), MotionEngine())
     assert image.shape[0] < height
     assert output_size(image.shape[1], image.shape[0], 540) == output_size(width, height, 540)
 
@@ -131,6 +142,6 @@ def test_each_full_size_image_is_let_go_before_the_next_is_read() -> None:
         read.append(weakref.ref(image))
         return image
 
-    images = load_images(params(), [lambda seed=seed: load(seed) for seed in range(3)], "motion")
+    images = load_images(params(), [lambda seed=seed: load(seed) for seed in range(3)], MotionEngine())
     assert alive_at_each_read == [0, 0, 0]
     assert all(image.shape[0] < 1800 for image in images)

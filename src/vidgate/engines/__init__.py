@@ -1,15 +1,59 @@
-"""Engines by name. Each engine is one module behind the `Engine` protocol in `base.py`."""
+"""Engines by name. Each engine is one module behind the `Engine` protocol in `base.py`.
+
+An `EngineSpec` is what every process may know of an engine without loading it: its limits (the API
+checks submits against them and never imports an engine's heavy dependencies, torch above all) and
+how a worker loads it.
+"""
 
 from __future__ import annotations
 
-from vidgate.engines.base import Engine
+from collections.abc import Callable
+from dataclasses import dataclass
 
-ENGINE_NAMES = ("motion",)
+from vidgate.engines.base import Engine, EngineLimits
+from vidgate.settings import Settings
+from vidgate.tasks.model import TaskParams
 
 
-def get_engine(name: str) -> Engine:
-    if name == "motion":
-        from vidgate.engines.motion import MotionEngine
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    description: str
+    # Cheap and import-light: the API process calls it.
+    limits: Callable[[Settings], EngineLimits]
+    # The worker calls it once per process; the engine then stays warm between tasks.
+    load: Callable[[Settings], Engine]
+    # Raises ValueError naming the setting (e.g. "VIDGATE_VIDU_API_KEY is required ...") when the
+    # engine is enabled but cannot run with these settings; called at start by serve and worker.
+    check_settings: Callable[[Settings], None] | None = None
+    # Refusals beyond the limits, in the engine's own terms (e.g. a provider's forbidden combinations);
+    # raises InvalidRequestBody.
+    check_request: Callable[[TaskParams, Settings], None] | None = None
 
-        return MotionEngine()
-    raise ValueError(f"unknown engine {name!r}; known: {', '.join(ENGINE_NAMES)}")
+
+def _load_motion(_settings: Settings) -> Engine:
+    from vidgate.engines.motion import MotionEngine
+
+    return MotionEngine()
+
+
+SPECS: dict[str, EngineSpec] = {
+    "motion": EngineSpec(
+        name="motion",
+        description="CPU camera moves over the photos, chosen from the prompt; no model needed.",
+        limits=lambda _settings: EngineLimits(),  # honours every parameter
+        load=_load_motion,
+    ),
+}
+ENGINE_NAMES = tuple(SPECS)
+
+
+def spec(name: str) -> EngineSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}; known: {', '.join(ENGINE_NAMES)}") from None
+
+
+def get_engine(name: str, settings: Settings | None = None) -> Engine:
+    return spec(name).load(settings or Settings())

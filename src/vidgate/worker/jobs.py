@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from vidgate.engines.base import RenderError, RenderJob, output_size
+from vidgate.engines.base import Engine, RenderError, RenderJob, ShrinksInputs, output_size
 from vidgate.errors import InvalidRequestBody
 from vidgate.media.encode import Quality
 from vidgate.media.watermark import Watermark, provenance_tags
@@ -27,21 +27,17 @@ ImageLoader = Callable[[], np.ndarray]
 OUTPUT_SIZE_SEARCH_PX = 4
 
 
-def load_images(params: TaskParams, loaders: Sequence[ImageLoader], engine_name: str) -> list[np.ndarray]:
-    """The task's images, read one at a time; for the motion engine, each is shrunk as soon as it is
-    read to the size that engine would shrink it to when it first shows it.
+def load_images(params: TaskParams, loaders: Sequence[ImageLoader], engine: Engine) -> list[np.ndarray]:
+    """The task's images, read one at a time; for an engine that `ShrinksInputs`, each is shrunk as
+    soon as it is read to the size that engine would shrink it to when it first shows it.
 
     A render holds its images from start to end: eight 4000x3000 photos are 288 MB of pixels, most
     of which a 1080p view never samples. Shrunk here, only one full-size image exists at a time.
     Inputs were validated at their own size when submitted or fetched (`inputs.images.normalise`),
     and the shrink depends only on the pixels and the task, so a retry gets the same pixels."""
-    if engine_name != "motion":
+    if not isinstance(engine, ShrinksInputs):
         return [load() for load in loaders]
-    from vidgate.engines.motion import input_sizes
-
-    size_for = input_sizes(
-        params.prompt, params.movement_amplitude, params.seed, params.duration, len(loaders)
-    )
+    size_for = engine.input_sizes(params, len(loaders))
     images: list[np.ndarray] = []
     video_size = (0, 0)
     for index, load in enumerate(loaders):

@@ -243,7 +243,7 @@ class Worker:
         ):
             raise LeaseLost
         loaders = [functools.partial(load_stored, self.objects, ref) for ref in refs]
-        return load_images(params, loaders, self.engine.name)
+        return load_images(params, loaders, self.engine)
 
     def _fetch(self, url: str, index: int) -> str:
         s = self.settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -17,6 +17,7 @@ from vidgate.engines.base import (
     FPS,
     Amplitude,
     CancelCheck,
+    InputSizeFn,
     ProgressCallback,
     RenderJob,
     RenderResult,
@@ -28,6 +29,7 @@ from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.render import RESAMPLING, prescaled_size
 from vidgate.engines.motion.transitions import Timeline, choose_transition
 from vidgate.media.encode import encode_frames
+from vidgate.tasks.model import TaskParams
 
 __all__ = ["CameraMove", "MotionEngine", "input_sizes", "plan_camera", "plan_move"]
 
@@ -39,6 +41,12 @@ TRANSITION_STREAM = 1
 
 class MotionEngine:
     name = "motion"
+
+    def input_sizes(self, params: TaskParams, image_count: int) -> InputSizeFn:
+        """How small each image is used (`ShrinksInputs`), from the same plan `render` follows."""
+        return input_sizes(
+            params.prompt, params.movement_amplitude, params.seed, params.duration, image_count
+        )
 
     def render(
         self, job: RenderJob, on_progress: ProgressCallback, should_cancel: CancelCheck
@@ -95,7 +103,7 @@ def plan_move(
 
 def input_sizes(
     prompt: str, amplitude: Amplitude | str, seed: int, duration: int, image_count: int, fps: int = FPS
-) -> Callable[[int, int, int, int, int], tuple[int, int] | None]:
+) -> InputSizeFn:
     """`size(index, width, height, out_w, out_h)`: what the engine will shrink image `index` to when
     it first shows it (None: it keeps the image whole), known before any image is read.
 
