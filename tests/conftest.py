@@ -137,7 +137,7 @@ class Api:
 
 @pytest.fixture
 def api(settings: Settings, services: Services) -> Iterator[Api]:
-    _record, key = services.store.create_key("alice")
+    _record, key = services.store.keys.create("alice")
     with TestClient(create_app(settings, services)) as client:
         yield Api(client, services, key, {"Authorization": f"Bearer {key}"})
 

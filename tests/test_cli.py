@@ -196,7 +196,7 @@ def test_the_dev_key_file_is_owner_only_and_works(cli_env: Path) -> None:
     secret = _ensure_dev_key(settings, store)
     path = cli_env / "dev-api-key"
     assert path.stat().st_mode & 0o077 == 0 and path.read_text().strip() == secret
-    assert store.authenticate(secret) is not None
+    assert store.keys.authenticate(secret) is not None
     assert _ensure_dev_key(settings, store) == secret, "a working key is kept"
     engine.dispose()
 

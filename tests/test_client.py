@@ -164,7 +164,7 @@ def test_async_client_download_of_a_refused_link_raises_and_writes_nothing(api: 
 @pytest.mark.s3
 def test_async_client_follows_the_redirect_to_the_bucket(s3_settings: Settings, tmp_path: Path) -> None:
     services = build_services(s3_settings)
-    _record, key = services.store.create_key("alice")
+    _record, key = services.store.keys.create("alice")
     app = create_app(s3_settings, services)
 
     async def scenario() -> Path:

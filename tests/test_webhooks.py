@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -12,10 +11,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import Api, Receiver
 from helpers import data_uri, make_image
-from vidgate import webhooks
+from vidgate import clock
 from vidgate.settings import new_webhook_secret
-from vidgate.storage import signing
-from vidgate.webhooks import WebhookOutbox, WebhookSender
+from vidgate.store.outbox import SEND_LEASE_MS
+from vidgate.webhooks import RETRY_DELAYS_S, WebhookSender, sign
 from vidgate.worker.runner import Worker
 
 
@@ -31,10 +30,12 @@ def submit_and_finish(api: Api, url: str) -> str:
     return task_id
 
 
-def sender(api: Api, base_url: str = "http://vidgate.test") -> WebhookSender:
+def sender(
+    api: Api, base_url: str = "http://vidgate.test", retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
+) -> WebhookSender:
     secret = api.services.settings.resolved_webhook_secret()
     s = api.services
-    return WebhookSender(s.store, s.results, s.fetcher, secret, base_url)
+    return WebhookSender(s.store, s.results, s.fetcher, secret, base_url, retry_delays_s=retry_delays_s)
 
 
 def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> None:
@@ -51,43 +52,38 @@ def test_the_result_is_delivered_signed_once(api: Api, receiver: Receiver) -> No
         Webhook(new_webhook_secret()).verify(body, headers)
 
 
-def test_the_body_is_the_task_result_document_byte_for_byte(
-    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: 1_700_000_000.0))  # one expiry
+def test_the_body_is_the_task_result_document_byte_for_byte(api: Api, receiver: Receiver) -> None:
     task_id = submit_and_finish(api, receiver.url)
-    with httpx.Client() as http:
+    with clock.frozen(clock.now()), httpx.Client() as http:  # one expiry for the delivery and the read
         assert sender(api, base_url="").deliver_due(http) == 1
-    ((_headers, body),) = receiver.received
-    assert json.loads(body)["videos"], "a succeeded task: its signed video link is compared too"
-    assert body == api.result(task_id).content
+        ((_headers, body),) = receiver.received
+        assert json.loads(body)["videos"], "a succeeded task: its signed video link is compared too"
+        assert body == api.result(task_id).content
 
 
-def test_failures_are_retried_with_the_same_id_then_given_up(
-    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(webhooks, "RETRY_DELAYS_S", (0, 0))
+def test_failures_are_retried_with_the_same_id_then_given_up(api: Api, receiver: Receiver) -> None:
     receiver.statuses = [500, 503, 500]
     task_id = submit_and_finish(api, receiver.url)
-    outbox = WebhookOutbox(api.services.store)
+    outbox = api.services.store.webhooks
     with httpx.Client() as http:
         for _ in range(3):
-            assert sender(api).deliver_due(http, limit=1) == 1
-        assert outbox.claim_one() is None, "after the last retry the delivery is failed, not retried"
+            assert sender(api, retry_delays_s=(0, 0)).deliver_due(http, limit=1) == 1
+        assert outbox.claim_due() is None, "after the last retry the delivery is failed, not retried"
     ids = {headers["webhook-id"] for headers, _ in receiver.received}
     assert ids == {f"msg_{task_id}"} and len(receiver.received) == 3
 
 
-def test_a_crashed_sender_leaves_the_delivery_to_another(api: Api, receiver: Receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_crashed_sender_leaves_the_delivery_to_another(api: Api, receiver: Receiver) -> None:
     submit_and_finish(api, receiver.url)
-    outbox = WebhookOutbox(api.services.store)
-    first = outbox.claim_one()  # this sender stalls holding the lease
-    assert first is not None and outbox.claim_one() is None
-    monkeypatch.setattr(webhooks, "now_ms", lambda: 2**62)  # long after the lease ran out
-    second = outbox.claim_one()
-    assert second is not None and second[0] == first[0]
-    assert outbox.record(second[0], second[1], delivered=True) == "delivered"
-    assert outbox.record(first[0], first[1], delivered=False) is None, "the stalled sender's outcome is void"
+    outbox = api.services.store.webhooks
+    first = outbox.claim_due()  # this sender stalls holding the lease
+    assert first is not None and outbox.claim_due() is None
+    with clock.moved(SEND_LEASE_MS / 1000 + 1):  # after the lease ran out
+        second = outbox.claim_due()
+        assert second is not None and second[0] == first[0]
+        assert outbox.record_attempt(second[0], second[1], True, RETRY_DELAYS_S) == "delivered"
+        void = outbox.record_attempt(first[0], first[1], False, RETRY_DELAYS_S)
+        assert void is None, "the stalled sender's outcome is void"
 
 
 def test_video_links_use_the_url_the_task_was_submitted_to(api: Api, receiver: Receiver) -> None:
@@ -132,6 +128,6 @@ def test_signature_matches_the_reference_implementation() -> None:
 
     secret = new_webhook_secret()
     body = b'{"task": {"task_id": "t"}}'
-    ours = webhooks.sign(secret, "msg_1", 1_700_000_000, body)
+    ours = sign(secret, "msg_1", 1_700_000_000, body)
     theirs = Webhook(secret).sign("msg_1", datetime.fromtimestamp(1_700_000_000, tz=UTC), body.decode())
     assert ours == theirs

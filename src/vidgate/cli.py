@@ -154,14 +154,14 @@ def keys_create(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _record, secret = _store(settings).create_key(name, tenant, limits)
+    _record, secret = _store(settings).keys.create(name, tenant, limits)
     typer.echo(secret)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (prefix, name, tenant, limits, state); never the keys themselves."""
-    for key in _store(_settings_or_exit()).list_keys():
+    for key in _store(_settings_or_exit()).keys.list():
         state = "revoked" if key.revoked_ms else "active"
         limits = key.limits.describe()
         typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {limits}  {state}")
@@ -177,7 +177,7 @@ def keys_revoke(
     # `keys list` ends each prefix with an ellipsis; a prefix copied from it, with either spelling
     # of the ellipsis, names the key.
     id_or_prefix = key.strip().removesuffix("…").removesuffix("...")
-    outcome = _store(_settings_or_exit()).revoke_key(id_or_prefix)
+    outcome = _store(_settings_or_exit()).keys.revoke(id_or_prefix)
     if outcome is Revocation.AMBIGUOUS:
         typer.echo(
             f"several active keys match {id_or_prefix!r}: give more of the prefix, or the key id"
@@ -300,9 +300,9 @@ def _ensure_dev_key(settings: Settings, store: SqlTaskStore) -> str:
     path = settings.data_dir / DEV_KEY_FILE
     if path.exists():
         secret = path.read_text().strip()
-        if store.authenticate(secret) is not None:
+        if store.keys.authenticate(secret) is not None:
             return secret
-    _record, secret = store.create_key("dev", "dev")
+    _record, secret = store.keys.create("dev", "dev")
     path.unlink(missing_ok=True)
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
         out.write(secret + "\n")  # created owner-only: never readable by others, not even briefly

@@ -126,10 +126,10 @@ def test_missing_unknown_and_revoked_keys(api: Api, good_image: str) -> None:
     assert_envelope(api.client.post(SUBMIT, json=body), 401, "MISSING_API_KEY")
     assert_envelope(api.submit(body, headers={"Authorization": "Bearer vg_unknown"}), 403, "INVALID_API_KEY")
     assert_envelope(api.submit(body, headers={"Authorization": "Bearer "}), 401, "MISSING_API_KEY")
-    record, secret = api.services.store.create_key("temp")
+    record, secret = api.services.store.keys.create("temp")
     assert api.submit(body, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     assert api.submit(body, headers={"Authorization": secret}).status_code == 200, "a bare key works too"
-    api.services.store.revoke_key(record.id)
+    api.services.store.keys.revoke(record.id)
     assert_envelope(api.submit(body, headers={"Authorization": f"Bearer {secret}"}), 403, "INVALID_API_KEY")
     response = api.client.get("/v3/async/task-result", params={"task_id": "x"})
     assert_envelope(response, 401, "MISSING_API_KEY")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.s3
 @pytest.fixture
 def s3_api(s3_settings: Settings) -> Iterator[Api]:
     services = build_services(s3_settings)
-    _record, key = services.store.create_key("alice")
+    _record, key = services.store.keys.create("alice")
     with TestClient(create_app(s3_settings, services)) as client:
         yield Api(client, services, key, {"Authorization": f"Bearer {key}"})
 

@@ -85,7 +85,7 @@ def test_data_uri_images_are_stored_by_content_hash(api: Api) -> None:
 
 def test_tasks_of_another_tenant_are_not_found(api: Api) -> None:
     task_id = api.submit({"images": [data_uri(make_image())], "prompt": "orbit"}).json()["task_id"]
-    _record, bob = api.services.store.create_key("bob")
+    _record, bob = api.services.store.keys.create("bob")
     response = api.client.get(
         "/v3/async/task-result", params={"task_id": task_id}, headers={"Authorization": f"Bearer {bob}"}
     )

@@ -25,7 +25,7 @@ def test_attack(tenants: Tenants, case: ApiCase) -> None:
 
 
 def test_a_refused_submit_is_the_envelope_with_retry_after(api: Api) -> None:
-    _, secret = api.services.store.create_key("greedy", "greedy", KeyLimits(rate=1, rate_period_s=60))
+    _, secret = api.services.store.keys.create("greedy", "greedy", KeyLimits(rate=1, rate_period_s=60))
     body = {"images": [data_uri(make_image())], "prompt": "x"}
     headers = {"Authorization": f"Bearer {secret}"}
     assert api.submit(body, headers).status_code == 200
@@ -40,7 +40,7 @@ def test_a_refused_submit_is_the_envelope_with_retry_after(api: Api) -> None:
 
 
 def test_polling_is_never_rate_limited(api: Api) -> None:
-    _, secret = api.services.store.create_key("poller", "poller", KeyLimits(rate=1, rate_period_s=3600))
+    _, secret = api.services.store.keys.create("poller", "poller", KeyLimits(rate=1, rate_period_s=3600))
     headers = {"Authorization": f"Bearer {secret}"}
     task_id = api.submit({"images": [data_uri(make_image())], "prompt": "x"}, headers).json()["task_id"]
     for _ in range(30):
@@ -49,16 +49,16 @@ def test_polling_is_never_rate_limited(api: Api) -> None:
 
 
 def test_a_revoked_key_stops_at_once_even_mid_burst(api: Api) -> None:
-    record, secret = api.services.store.create_key("leaky", "leaky", KeyLimits(rate=100, rate_period_s=60))
+    record, secret = api.services.store.keys.create("leaky", "leaky", KeyLimits(rate=100, rate_period_s=60))
     headers = {"Authorization": f"Bearer {secret}"}
     body = {"images": [data_uri(make_image())], "prompt": "x"}
     assert api.submit(body, headers).status_code == 200
-    api.services.store.revoke_key(record.id)
+    api.services.store.keys.revoke(record.id)
     assert api.submit(body, headers).json()["reason"] == "INVALID_API_KEY"
 
 
 def test_a_client_over_its_limit_is_refused_before_its_images_are_decoded(api: Api) -> None:
-    _, secret = api.services.store.create_key("flood", "flood", KeyLimits(concurrency=1))
+    _, secret = api.services.store.keys.create("flood", "flood", KeyLimits(concurrency=1))
     headers = {"Authorization": f"Bearer {secret}"}
     assert api.submit({"images": [data_uri(make_image())], "prompt": "x"}, headers).status_code == 200
     junk = api.submit({"images": ["data:image/png;base64,AAAA"], "prompt": "x"}, headers)

@@ -58,8 +58,8 @@ def two_tenants(data_dir: Path | None = None) -> Iterator[Tenants]:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
         services = build_services(settings)
-        _, alice = services.store.create_key("alice")
-        _, bob = services.store.create_key("bob")
+        _, alice = services.store.keys.create("alice")
+        _, bob = services.store.keys.create("bob")
         client = stack.enter_context(TestClient(create_app(settings, services)))
         task_id = client.post(
             SUBMIT,
@@ -102,14 +102,14 @@ def _bob_reuses_idempotency_key(t: Tenants) -> str:
 
 
 def _revoked(t: Tenants) -> str:
-    record, secret = t.services.store.create_key("leaked", "alice")
-    t.services.store.revoke_key(record.id)
+    record, secret = t.services.store.keys.create("leaked", "alice")
+    t.services.store.keys.revoke(record.id)
     return answer(t.client.get(RESULT, params={"task_id": t.alice_task}, headers=t.auth(secret)))
 
 
 def _over_quota(limits: KeyLimits, tries: int) -> Callable[[Tenants], str]:
     def attack(t: Tenants) -> str:
-        _, secret = t.services.store.create_key("greedy", "greedy", limits)
+        _, secret = t.services.store.keys.create("greedy", "greedy", limits)
         answers = [answer(t.client.post(SUBMIT, json=t.body(), headers=t.auth(secret))) for _ in range(tries)]
         return f"{answers.count('200')} accepted, then " + answers[-1]
 

@@ -4,12 +4,13 @@ several engines (as several API processes would be), refilled by time, reset by 
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from vidgate.clock import FrozenClock, frozen
 from vidgate.errors import RateLimitExceeded
 from vidgate.store.db import open_engine
 from vidgate.store.sql import SqlTaskStore
@@ -27,19 +28,10 @@ PARAMS = TaskParams(
 )
 
 
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(datetime(2030, 1, 1, 23, 59, 0, tzinfo=UTC).timestamp())
-    monkeypatch.setattr(time, "time", fake)
-    return fake
+def clock() -> Iterator[FrozenClock]:
+    with frozen(datetime(2030, 1, 1, 23, 59, 0, tzinfo=UTC).timestamp()) as fake:
+        yield fake
 
 
 def submit(store: SqlTaskStore, key: ApiKey, **kwargs: object) -> RateLimitExceeded | None:
@@ -52,10 +44,10 @@ def submit(store: SqlTaskStore, key: ApiKey, **kwargs: object) -> RateLimitExcee
 
 def test_keys_keep_their_limits_and_tasks_their_key(store: SqlTaskStore) -> None:
     limits = KeyLimits(rate=60, rate_period_s=60, concurrency=4, daily=500)
-    key, secret = store.create_key("ci", "team-a", limits)
-    authenticated = store.authenticate(secret)
+    key, secret = store.keys.create("ci", "team-a", limits)
+    authenticated = store.keys.authenticate(secret)
     assert authenticated is not None and authenticated.limits == limits == key.limits
-    assert store.list_keys()[0].limits == limits
+    assert store.keys.list()[0].limits == limits
     task, _ = store.create_task("team-a", PARAMS, max_attempts=3, key=authenticated)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT key_id FROM tasks WHERE id = '{task.id}'").scalar() == key.id
@@ -64,7 +56,7 @@ def test_keys_keep_their_limits_and_tasks_their_key(store: SqlTaskStore) -> None
 def test_concurrency_is_exact_under_concurrent_submits_from_two_engines(
     store: SqlTaskStore, database_url: str
 ) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(concurrency=5))
+    key, _ = store.keys.create("k", "t", KeyLimits(concurrency=5))
     other_process = SqlTaskStore(open_engine(database_url))
     outcomes: list[RateLimitExceeded | None] = []
     lock = threading.Lock()
@@ -89,7 +81,7 @@ def test_concurrency_is_exact_under_concurrent_submits_from_two_engines(
 
 
 def test_finished_tasks_free_their_slot(store: SqlTaskStore) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(concurrency=1))
+    key, _ = store.keys.create("k", "t", KeyLimits(concurrency=1))
     assert submit(store, key) is None
     assert submit(store, key) is not None
     task = store.claim("w", 30)
@@ -98,21 +90,21 @@ def test_finished_tasks_free_their_slot(store: SqlTaskStore) -> None:
     assert submit(store, key) is None
 
 
-def test_the_token_bucket_refills_evenly(store: SqlTaskStore, clock: Clock) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(rate=2, rate_period_s=60))
+def test_the_token_bucket_refills_evenly(store: SqlTaskStore, clock: FrozenClock) -> None:
+    key, _ = store.keys.create("k", "t", KeyLimits(rate=2, rate_period_s=60))
     assert submit(store, key) is None and submit(store, key) is None, "a full bucket allows a burst"
     refused = submit(store, key)
     assert refused is not None and refused.metadata["quota"] == "rate" and refused.retry_after == 30
-    clock.now += 29
+    clock.advance(29)
     assert submit(store, key) is not None
-    clock.now += 1
+    clock.advance(1)
     assert submit(store, key) is None, "one token every 30 s"
-    clock.now += 3600
+    clock.advance(3600)
     assert [submit(store, key) for _ in range(3)][:2] == [None, None], "never more than the bucket holds"
 
 
-def test_a_refused_submit_keeps_its_token(store: SqlTaskStore, clock: Clock) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(rate=10, rate_period_s=60, concurrency=1))
+def test_a_refused_submit_keeps_its_token(store: SqlTaskStore, clock: FrozenClock) -> None:
+    key, _ = store.keys.create("k", "t", KeyLimits(rate=10, rate_period_s=60, concurrency=1))
     assert submit(store, key) is None
     assert submit(store, key) is not None  # concurrency: rolled back, token and all
     with store.engine.connect() as conn:
@@ -120,13 +112,13 @@ def test_a_refused_submit_keeps_its_token(store: SqlTaskStore, clock: Clock) -> 
     assert tokens == pytest.approx(9)
 
 
-def test_the_daily_quota_resets_at_utc_midnight(store: SqlTaskStore, clock: Clock) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(daily=2))
+def test_the_daily_quota_resets_at_utc_midnight(store: SqlTaskStore, clock: FrozenClock) -> None:
+    key, _ = store.keys.create("k", "t", KeyLimits(daily=2))
     assert submit(store, key) is None and submit(store, key) is None
     refused = submit(store, key)
     assert refused is not None and refused.metadata["quota"] == "daily"
     assert refused.retry_after == 60 and "2030-01-02T00:00:00+00:00" in refused.message
-    clock.now += 60
+    clock.advance(60)
     assert submit(store, key) is None
 
 
@@ -142,21 +134,21 @@ def test_the_daily_quota_resets_at_utc_midnight(store: SqlTaskStore, clock: Cloc
     ],
 )
 def test_refusals_count_tasks_in_good_english(store: SqlTaskStore, limits: KeyLimits, says: str) -> None:
-    key, _ = store.create_key("k", "t", limits)
+    key, _ = store.keys.create("k", "t", limits)
     outcomes = [submit(store, key) for _ in range(3)]
     refused = next(o for o in outcomes if o is not None)
     assert f"This key {says}" in refused.message, refused.message
 
 
 def test_an_idempotent_replay_costs_no_quota(store: SqlTaskStore) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(rate=1, rate_period_s=3600))
+    key, _ = store.keys.create("k", "t", KeyLimits(rate=1, rate_period_s=3600))
     assert submit(store, key, idempotency_key="same", request_hash="h") is None
     assert submit(store, key, idempotency_key="same", request_hash="h") is None
     assert submit(store, key, idempotency_key="other", request_hash="h") is not None
 
 
 def test_keys_without_limits_are_never_refused(store: SqlTaskStore) -> None:
-    key, _ = store.create_key("k", "t")
+    key, _ = store.keys.create("k", "t")
     assert not key.limits.any and all(submit(store, key) is None for _ in range(20))
 
 
@@ -182,7 +174,7 @@ def test_counts_parse() -> None:
 
 
 def test_the_look_ahead_check_takes_nothing(store: SqlTaskStore) -> None:
-    key, _ = store.create_key("k", "t", KeyLimits(rate=1, rate_period_s=3600, concurrency=5))
+    key, _ = store.keys.create("k", "t", KeyLimits(rate=1, rate_period_s=3600, concurrency=5))
     for _ in range(3):
         store.check_quota(key)  # looks only: the one token is still there afterwards
     assert submit(store, key) is None

@@ -11,10 +11,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect, text
 
+from vidgate import clock
 from vidgate.errors import IdempotencyKeyReused
 from vidgate.store.db import MIGRATIONS_DIR, migrate, open_engine
 from vidgate.store.keys import Revocation
-from vidgate.store.sql import SqlTaskStore
+from vidgate.store.sql import IDEMPOTENCY_WINDOW_MS, SqlTaskStore
 from vidgate.store.tables import metadata
 from vidgate.tasks.model import TaskParams, TaskStatus
 
@@ -125,7 +126,7 @@ def test_expired_last_attempt_is_failed_by_the_sweeper(store: SqlTaskStore) -> N
     assert store.claim("w1", 0.05) is not None
     time.sleep(0.1)
     assert store.claim("w2", 30) is None, "no attempts left"
-    assert store.sweep() == [(created.id, 1)], "the attempt that was lost, for its files"
+    assert store.sweeper.sweep() == [(created.id, 1)], "the attempt that was lost, for its files"
     task = store.get_task(created.id)
     assert task is not None and task.status is TaskStatus.FAILED and task.reason == "MAX_ATTEMPTS_EXCEEDED"
 
@@ -161,15 +162,12 @@ def test_release_of_a_cancelled_task_ends_it_instead_of_requeueing(store: SqlTas
     assert ended.completed_ms is not None
 
 
-def test_idempotency_keys_expire_after_24_hours(store: SqlTaskStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vidgate.store.sql as sql
-
+def test_idempotency_keys_expire_after_24_hours(store: SqlTaskStore) -> None:
     old, _ = store.create_task("alice", params(), max_attempts=3, idempotency_key="k", request_hash="h1")
-    later = old.created_ms + sql.IDEMPOTENCY_WINDOW_MS + 1
-    monkeypatch.setattr(sql, "now_ms", lambda: later)
-    new, created = store.create_task(
-        "alice", params(), max_attempts=3, idempotency_key="k", request_hash="h2"
-    )
+    with clock.moved(IDEMPOTENCY_WINDOW_MS / 1000 + 1):
+        new, created = store.create_task(
+            "alice", params(), max_attempts=3, idempotency_key="k", request_hash="h2"
+        )
     assert created and new.id != old.id
 
 
@@ -178,15 +176,15 @@ def test_revoke_refuses_an_ambiguous_prefix(store: SqlTaskStore) -> None:
 
     from vidgate.store.tables import api_keys
 
-    store.create_key("a")
-    second, second_secret = store.create_key("b")
+    store.keys.create("a")
+    second, second_secret = store.keys.create("b")
     with store.engine.begin() as conn:
         conn.execute(update(api_keys).values(prefix="vg_same"))
-    assert store.revoke_key("vg_same") is Revocation.AMBIGUOUS, "two keys match: revoke neither"
-    assert store.revoke_key("vg_") is Revocation.AMBIGUOUS
-    assert store.authenticate(second_secret) is not None
-    assert store.revoke_key(second.id) is Revocation.REVOKED
-    assert store.revoke_key("vg_same") is Revocation.REVOKED, "only the other key is still active"
+    assert store.keys.revoke("vg_same") is Revocation.AMBIGUOUS, "two keys match: revoke neither"
+    assert store.keys.revoke("vg_") is Revocation.AMBIGUOUS
+    assert store.keys.authenticate(second_secret) is not None
+    assert store.keys.revoke(second.id) is Revocation.REVOKED
+    assert store.keys.revoke("vg_same") is Revocation.REVOKED, "only the other key is still active"
 
 
 def test_revoke_takes_the_start_of_a_prefix_case_sensitively(store: SqlTaskStore) -> None:
@@ -194,16 +192,16 @@ def test_revoke_takes_the_start_of_a_prefix_case_sensitively(store: SqlTaskStore
 
     from vidgate.store.tables import api_keys
 
-    _record, secret = store.create_key("ci")
+    _record, secret = store.keys.create("ci")
     with store.engine.begin() as conn:
         conn.execute(update(api_keys).values(prefix="vg_cM_5wij"))
-    assert store.revoke_key("vg_cm") is Revocation.NO_MATCH, "prefixes are case-sensitive base64"
-    assert store.revoke_key("vg%") is Revocation.NO_MATCH, "no LIKE wildcards"
-    assert store.revoke_key("vg_cM_5wijX") is Revocation.NO_MATCH, "longer than the prefix"
-    assert store.revoke_key("") is Revocation.NO_MATCH, "the empty string names no key"
-    assert store.authenticate(secret) is not None
-    assert store.revoke_key("vg_cM") is Revocation.REVOKED
-    assert store.authenticate(secret) is None
+    assert store.keys.revoke("vg_cm") is Revocation.NO_MATCH, "prefixes are case-sensitive base64"
+    assert store.keys.revoke("vg%") is Revocation.NO_MATCH, "no LIKE wildcards"
+    assert store.keys.revoke("vg_cM_5wijX") is Revocation.NO_MATCH, "longer than the prefix"
+    assert store.keys.revoke("") is Revocation.NO_MATCH, "the empty string names no key"
+    assert store.keys.authenticate(secret) is not None
+    assert store.keys.revoke("vg_cM") is Revocation.REVOKED
+    assert store.keys.authenticate(secret) is None
 
 
 def test_set_params_records_fetched_inputs(store: SqlTaskStore) -> None:
@@ -230,14 +228,14 @@ def test_list_is_newest_first_with_a_stable_cursor(store: SqlTaskStore) -> None:
 
 
 def test_keys_are_stored_hashed_and_revocable(store: SqlTaskStore) -> None:
-    record, secret = store.create_key("ci", "team-a")
+    record, secret = store.keys.create("ci", "team-a")
     assert secret.startswith("vg_") and len(secret) > 40
-    assert store.authenticate(secret) == record and record.tenant_id == "team-a"
-    assert store.authenticate(secret + "x") is None
-    assert all(secret not in repr(k) for k in store.list_keys())
-    assert store.revoke_key(record.prefix) is Revocation.REVOKED
-    assert store.authenticate(secret) is None
-    assert store.revoke_key(record.id) is Revocation.NO_MATCH, "already revoked"
+    assert store.keys.authenticate(secret) == record and record.tenant_id == "team-a"
+    assert store.keys.authenticate(secret + "x") is None
+    assert all(secret not in repr(k) for k in store.keys.list())
+    assert store.keys.revoke(record.prefix) is Revocation.REVOKED
+    assert store.keys.authenticate(secret) is None
+    assert store.keys.revoke(record.id) is Revocation.NO_MATCH, "already revoked"
 
 
 def test_off_peak_tasks_share_the_queue_inside_their_window(store: SqlTaskStore) -> None:
@@ -258,7 +256,7 @@ def test_off_peak_tasks_past_their_deadline_expire(store: SqlTaskStore) -> None:
     assert store.claim("w1", 30, off_peak_deadline_s=deadline_s) is None, (
         "an expired off-peak task is not run"
     )
-    assert store.sweep(off_peak_deadline_s=deadline_s) == [(stale.id, 0)]
+    assert store.sweeper.sweep(off_peak_deadline_s=deadline_s) == [(stale.id, 0)]
     expired = store.get_task(stale.id)
     assert (
         expired is not None and expired.status is TaskStatus.FAILED and expired.reason == "OFF_PEAK_EXPIRED"

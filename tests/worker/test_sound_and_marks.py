@@ -64,7 +64,7 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[st
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("var"), _env_file=None)  # type: ignore[call-arg]
     services = build_services(settings)
-    _record, key = services.store.create_key("sound")
+    _record, key = services.store.keys.create("sound")
     with TestClient(create_app(settings, services)) as client:
         api = Api(client, services, key, {"Authorization": f"Bearer {key}"})
         results = {

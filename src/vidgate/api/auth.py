@@ -24,7 +24,7 @@ def require_key(
     secret = token.strip() if scheme.lower() == "bearer" else header
     if not secret:
         raise MissingApiKey("Send your API key as 'Authorization: Bearer <key>'.")
-    key = request.app.state.services.store.authenticate(secret)
+    key = request.app.state.services.store.keys.authenticate(secret)
     if key is None:
         raise InvalidApiKey("The API key is unknown or revoked.")
     return key

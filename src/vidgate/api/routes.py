@@ -6,12 +6,12 @@ never stalls the event loop.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from vidgate import clock
 from vidgate.api.auth import require_key
 from vidgate.api.service import Services, is_task_id
 from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
@@ -150,7 +150,7 @@ def download(request: Request, key: str, expires: int = 0, signature: str = "") 
     if path is None:
         if not svc.objects.exists(key):
             raise FileNotFound("The file is no longer available.")
-        lifetime = max(MIN_PRESIGNED_S, expires - int(time.time()))
+        lifetime = max(MIN_PRESIGNED_S, expires - int(clock.now()))
         url = svc.objects.download_url(key, lifetime, method=request.method)
         assert url is not None, "a store without local files presigns its downloads"
         return RedirectResponse(url, status_code=302)

@@ -1,11 +1,11 @@
 """API keys: created with their limits, stored only as a hash, looked up in constant time, revoked.
 
-Mixed into `SqlTaskStore`, so keys and tasks share one engine and one SQLite write lock.
+A part of the task store (`store.keys`), sharing its database, so keys and tasks share one engine and
+one SQLite write lock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import hmac
@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
-from vidgate.store.clock import now_ms
+from vidgate.clock import now_ms
+from vidgate.store.database import Database
 from vidgate.store.tables import api_keys
 from vidgate.tasks.limits import KeyLimits
 from vidgate.tasks.model import ApiKey
@@ -25,7 +26,7 @@ KEY_PREFIX = "vg_"
 
 
 class Revocation(enum.Enum):
-    """What `revoke_key` did: callers tell an unknown key from one they must name more precisely."""
+    """What `revoke` did: callers tell an unknown key from one they must name more precisely."""
 
     REVOKED = enum.auto()
     NO_MATCH = enum.auto()
@@ -41,13 +42,11 @@ def key_from_row(row: Any) -> ApiKey:
     return ApiKey(row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms, limits)
 
 
-class KeyStore:
-    engine: Engine
+class KeyRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def _write_transaction(self) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError  # provided by the store this is mixed into
-
-    def create_key(
+    def create(
         self, name: str, tenant_id: str | None = None, limits: KeyLimits | None = None
     ) -> tuple[ApiKey, str]:
         """Returns the key record and the secret, which is shown once and stored only as a hash."""
@@ -61,26 +60,26 @@ class KeyStore:
             "max_concurrency": limits.concurrency,
             "daily_quota": limits.daily,
         }
-        with self._write_transaction() as conn:
+        with self.db.write_transaction() as conn:
             conn.execute(insert(api_keys).values(row))
         return key, secret
 
     def authenticate(self, secret: str) -> ApiKey | None:
         digest = hash_key(secret)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).one_or_none()
         # The lookup is by a hash of a 256-bit secret; the constant-time compare keeps it that way.
         if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_ms is not None:
             return None
         return key_from_row(row)
 
-    def list_keys(self) -> Sequence[ApiKey]:
-        with self.engine.connect() as conn:
+    def list(self) -> Sequence[ApiKey]:
+        with self.db.read() as conn:
             return [key_from_row(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_ms))]
 
-    def revoke_key(self, key_id_or_prefix: str) -> Revocation:
+    def revoke(self, key_id_or_prefix: str) -> Revocation:
         """Revoke the one active key with this id, or whose prefix starts with this text (the whole
-        prefix `list_keys` shows, or enough of it to name one key); none when several match."""
+        prefix `list` shows, or enough of it to name one key); none when several match."""
         if not key_id_or_prefix:
             return Revocation.NO_MATCH  # every prefix starts with "": it names no key
         # substr, not LIKE: SQLite's LIKE ignores case, and prefixes are case-sensitive base64.
@@ -90,7 +89,7 @@ class KeyStore:
             .where(or_(api_keys.c.id == key_id_or_prefix, prefix_starts_with))
             .where(api_keys.c.revoked_ms.is_(None))
         )
-        with self._write_transaction() as conn:
+        with self.db.write_transaction() as conn:
             ids = list(conn.execute(matches).scalars())
             if len(ids) != 1:
                 return Revocation.AMBIGUOUS if ids else Revocation.NO_MATCH

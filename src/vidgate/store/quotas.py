@@ -11,11 +11,11 @@ the transaction back, so a submit that is refused for concurrency keeps its toke
 from __future__ import annotations
 
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, and_, case, func, literal, select, update
 
+from vidgate import clock
 from vidgate.errors import RateLimitExceeded
 from vidgate.store.tables import api_keys, tasks
 from vidgate.tasks.model import ApiKey, TaskStatus
@@ -30,7 +30,7 @@ def admit(conn: Connection, key: ApiKey, now: float | None = None, *, dry_run: b
 
     `dry_run` only looks (no lock, no token taken): the API asks before it decodes a request's
     images, so a client over its limit costs a query, not a decode; `admit` proper decides."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     limits = key.limits
     if limits.rate is not None:
         _take_token(conn, key, now, dry_run)

@@ -8,25 +8,23 @@ claimed the task, the old worker's writes match no row and it learns it lost the
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from vidgate.clock import now, now_ms
 from vidgate.errors import CANCELED, IdempotencyKeyReused
-from vidgate.store.clock import now_ms
-from vidgate.store.keys import KeyStore
+from vidgate.store.database import Database
+from vidgate.store.keys import KeyRepository
+from vidgate.store.outbox import WebhookOutbox
 from vidgate.store.quotas import admit
-from vidgate.store.sweep import SweepStore
+from vidgate.store.sweep import Sweeper
 from vidgate.store.tables import tasks
-from vidgate.store.wakeup import CHANNEL
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
@@ -66,21 +64,18 @@ def _task(row: Any) -> Task:
     )
 
 
-class SqlTaskStore(KeyStore, SweepStore):
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._skip_locked = engine.dialect.name == "postgresql"
-        # SQLite allows one writer at a time, and a writer that finds the lock taken sleeps in
-        # SQLite's busy handler (1 ms growing to 100 ms). Threads of one process queue on this lock
-        # instead, which hands over at once; other processes still meet the busy timeout.
-        self._write_lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if self._skip_locked else threading.Lock()
-        )
+class SqlTaskStore:
+    """Tasks, and the parts that share their database: `keys`, `sweeper` and the `webhooks` outbox."""
 
-    @contextlib.contextmanager
-    def _write_transaction(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+    def __init__(self, engine: Engine) -> None:
+        self.db = Database(engine)
+        self.keys = KeyRepository(self.db)
+        self.sweeper = Sweeper(self.db)
+        self.webhooks = WebhookOutbox(self.db)
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     # ---- submit and read -------------------------------------------------------------------
 
@@ -136,21 +131,16 @@ class SqlTaskStore(KeyStore, SweepStore):
 
     def check_quota(self, key: ApiKey) -> None:
         """RateLimitExceeded if `key` is over a limit now; takes nothing (see quotas.admit)."""
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             admit(conn, key, dry_run=True)
 
     def _insert(self, row: dict[str, Any], key: ApiKey | None = None) -> Task:
-        with self._write_transaction() as conn:
+        with self.db.write_transaction() as conn:
             if key is not None and key.limits.any:
                 admit(conn, key)  # first: it locks the key's row (see store/quotas.py)
             created = _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
-            self._announce(conn)
+            self.db.announce_work(conn)
         return created
-
-    def _announce(self, conn: Any) -> None:
-        """Wake idle workers (PostgreSQL LISTEN); delivered when this transaction commits."""
-        if self._skip_locked:
-            conn.execute(text(f"NOTIFY {CHANNEL}"))
 
     def _expire_idempotency_key(self, tenant_id: str, key: str) -> bool:
         """An Idempotency-Key binds for 24 h; after that the key may name a new request."""
@@ -160,11 +150,11 @@ class SqlTaskStore(KeyStore, SweepStore):
             .where(tasks.c.created_ms < now_ms() - IDEMPOTENCY_WINDOW_MS)
             .values(idempotency_key=None)
         )
-        return self._write(statement)
+        return self.db.write_one(statement)
 
     def _by_idempotency_key(self, tenant_id: str, key: str) -> tuple[Task, str | None] | None:
         query = select(tasks).where(tasks.c.tenant_id == tenant_id, tasks.c.idempotency_key == key)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).one_or_none()
         return (_task(row), row.request_hash) if row else None
 
@@ -172,7 +162,7 @@ class SqlTaskStore(KeyStore, SweepStore):
         query = select(tasks).where(tasks.c.id == task_id)
         if tenant_id is not None:
             query = query.where(tasks.c.tenant_id == tenant_id)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).one_or_none()
         return _task(row) if row else None
 
@@ -194,7 +184,7 @@ class SqlTaskStore(KeyStore, SweepStore):
                 or_(tasks.c.created_ms < created, and_(tasks.c.created_ms == created, tasks.c.id < task_id))
             )
         query = query.order_by(tasks.c.created_ms.desc(), tasks.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_task(row) for row in conn.execute(query)]
 
     def work_ahead(self, task: Task) -> WorkAhead:
@@ -214,19 +204,19 @@ class SqlTaskStore(KeyStore, SweepStore):
             func.coalesce(func.sum(case((rendering, tasks.c.eta * 1000), else_=0)), 0),
             func.count(case((rendering, 1))),
         ).where(tasks.c.status.in_([TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value]))
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             queued_ms, rendering_ms, busy = conn.execute(query).one()
         return WorkAhead(int(queued_ms) + int(rendering_ms), int(busy))
 
     def request_cancel(self, task_id: str, tenant_id: str) -> Task | None:
         """A queued task ends at once; a running one is flagged and its worker stops at the next check."""
-        now = now_ms()
-        with self._write_transaction() as conn:
+        ended_ms = now_ms()
+        with self.db.write_transaction() as conn:
             conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
                 .where(tasks.c.status == TaskStatus.QUEUED.value)
-                .values(status=TaskStatus.FAILED.value, reason=CANCELED, completed_ms=now, eta=0)
+                .values(status=TaskStatus.FAILED.value, reason=CANCELED, completed_ms=ended_ms, eta=0)
             )
             conn.execute(
                 update(tasks)
@@ -248,17 +238,17 @@ class SqlTaskStore(KeyStore, SweepStore):
     ) -> Task | None:
         """Take the next task. Normal tasks go before off-peak ones, unless the off-peak window is
         open (then first come, first served); off-peak tasks past their deadline are never taken."""
-        now = time.time()
+        at = now()
         claimable = and_(
             or_(
                 tasks.c.status == TaskStatus.QUEUED.value,
-                and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < now),
+                and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < at),
             ),
             tasks.c.attempt < tasks.c.max_attempts,
             tasks.c.cancel_requested.is_(False),
         )
         if off_peak_deadline_s is not None:
-            cutoff_ms = int((now - off_peak_deadline_s) * 1000)
+            cutoff_ms = int((at - off_peak_deadline_s) * 1000)
             claimable = and_(claimable, or_(tasks.c.priority == 0, tasks.c.created_ms >= cutoff_ms))
         order = (tasks.c.created_ms,) if off_peak_window_open else (tasks.c.priority, tasks.c.created_ms)
         candidate = (
@@ -266,7 +256,7 @@ class SqlTaskStore(KeyStore, SweepStore):
             .where(claimable)
             .order_by(*order)
             .limit(1)
-            .with_for_update(skip_locked=self._skip_locked)
+            .with_for_update(skip_locked=self.db.is_postgres)
             .scalar_subquery()
         )
         statement = (
@@ -275,13 +265,13 @@ class SqlTaskStore(KeyStore, SweepStore):
             .values(
                 status=TaskStatus.PROCESSING.value,
                 lease_owner=worker_id,
-                lease_until=now + lease_seconds,
+                lease_until=at + lease_seconds,
                 attempt=tasks.c.attempt + 1,
-                started_ms=func.coalesce(tasks.c.started_ms, int(now * 1000)),
+                started_ms=func.coalesce(tasks.c.started_ms, int(at * 1000)),
             )
             .returning(*tasks.c)
         )
-        with self._write_transaction() as conn:
+        with self.db.write_transaction() as conn:
             row = conn.execute(statement).one_or_none()
         return _task(row) if row else None
 
@@ -292,13 +282,9 @@ class SqlTaskStore(KeyStore, SweepStore):
             tasks.c.status == TaskStatus.PROCESSING.value,
         )
 
-    def _write(self, statement: Any) -> bool:
-        with self._write_transaction() as conn:
-            return conn.execute(statement).rowcount == 1
-
     def renew_lease(self, task_id: str, attempt: int, lease_seconds: float) -> LeaseState:
-        renewal = self._fenced(task_id, attempt).values(lease_until=time.time() + lease_seconds)
-        with self._write_transaction() as conn:  # one round trip: the renewal returns the flag
+        renewal = self._fenced(task_id, attempt).values(lease_until=now() + lease_seconds)
+        with self.db.write_transaction() as conn:  # one round trip: the renewal returns the flag
             flag = conn.execute(renewal.returning(tasks.c.cancel_requested)).scalar_one_or_none()
         return LeaseState(owned=flag is not None, cancel_requested=bool(flag))
 
@@ -307,23 +293,23 @@ class SqlTaskStore(KeyStore, SweepStore):
         query = select(tasks.c.cancel_requested).where(
             tasks.c.id == task_id, tasks.c.attempt == attempt, tasks.c.status == TaskStatus.PROCESSING.value
         )
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             flag = conn.execute(query).scalar_one_or_none()
         return LeaseState(owned=flag is not None, cancel_requested=bool(flag))
 
     def set_progress(self, task_id: str, attempt: int, progress: int, eta: int) -> bool:
         # Progress never goes backwards, even when a retry starts the render again.
         monotonic = case((tasks.c.progress < progress, progress), else_=tasks.c.progress)
-        return self._write(self._fenced(task_id, attempt).values(progress=monotonic, eta=eta))
+        return self.db.write_one(self._fenced(task_id, attempt).values(progress=monotonic, eta=eta))
 
     def set_params(self, task_id: str, attempt: int, params: TaskParams) -> bool:
         """Record inputs once fetched (URLs replaced by stored hashes), so a retry never re-downloads."""
-        return self._write(self._fenced(task_id, attempt).values(params=params.to_json()))
+        return self.db.write_one(self._fenced(task_id, attempt).values(params=params.to_json()))
 
     def complete(self, task_id: str, attempt: int, output_key: str, info: dict[str, Any]) -> bool:
         """False when the attempt lost its task, or a cancel came in (`attempt_state` tells which):
         a task cancelled while its render finished ends CANCELED, never SUCCEED."""
-        return self._write(
+        return self.db.write_one(
             self._fenced(task_id, attempt)
             .where(tasks.c.cancel_requested.is_(False))
             .values(
@@ -339,7 +325,7 @@ class SqlTaskStore(KeyStore, SweepStore):
         )
 
     def fail(self, task_id: str, attempt: int, reason: str) -> bool:
-        return self._write(
+        return self.db.write_one(
             self._fenced(task_id, attempt).values(
                 status=TaskStatus.FAILED.value,
                 reason=reason,
@@ -361,17 +347,17 @@ class SqlTaskStore(KeyStore, SweepStore):
             lease_owner=None,
             lease_until=None,
         )
-        with self._write_transaction() as conn:
+        with self.db.write_transaction() as conn:
             released = conn.execute(statement).rowcount == 1
-            self._announce(conn)
+            self.db.announce_work(conn)
         return released
 
     def count_by_status(self) -> dict[TaskStatus, int]:
         query = select(tasks.c.status, func.count()).group_by(tasks.c.status)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             return {TaskStatus(status): int(count) for status, count in conn.execute(query)}
 
     def has_claimable(self) -> bool:
         query = select(tasks.c.id).where(tasks.c.status == TaskStatus.QUEUED.value).limit(1)
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             return conn.execute(query).first() is not None

@@ -18,7 +18,7 @@ class TaskStatus(enum.StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+        return self in TERMINAL_STATUSES
 
     @property
     def wire(self) -> str:
@@ -26,6 +26,7 @@ class TaskStatus(enum.StrEnum):
         return f"TASK_STATUS_{self.value}"
 
 
+TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEED, TaskStatus.FAILED})
 TASK_TYPE = "VIDU_Q2_PRO_IMG2VIDEO"
 # Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
 SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}

@@ -162,7 +162,7 @@ class Worker:
         """Fail the tasks whose last attempt's worker died (or whose deadline passed), and remove what
         that attempt left: no later attempt of the task will come to clean up after it."""
         deadline_s = self.settings.off_peak_deadline_hours * 3600
-        for task_id, attempt in self.store.sweep(off_peak_deadline_s=deadline_s):
+        for task_id, attempt in self.store.sweeper.sweep(off_peak_deadline_s=deadline_s):
             self._remove_earlier_attempts(task_id, attempt + 1)
 
     def run_once(self) -> bool:
