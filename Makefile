@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench security-table clean
+.PHONY: run test lint bench security-table configuration-doc clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # docs/security.md's attack tables, from the test suite's attack cases (a test checks they match).
 security-table: $(STAMP)
 	$(BIN)/python benchmarks/security_table.py
+
+# docs/configuration.md's tables, from the settings' descriptions (a test checks they match).
+configuration-doc: $(STAMP)
+	$(BIN)/python -m vidgate.settings_doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

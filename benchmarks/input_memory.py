@@ -59,7 +59,7 @@ def child_render(mode: str, prompt: str, amplitude: str, root: str, out: str, *r
     # "full", as before: every photo decoded at full size and kept for the whole render.
     images = [load() for load in loaders] if mode == "full" else load_images(params, loaders, "motion")
     held_mb = sum(image.nbytes for image in images) / 1e6
-    job, _ = build_render_job(params, images, Path(out), settings, "motion", None)
+    job, _ = build_render_job(params, images, Path(out), settings, "motion")
     del images
     MotionEngine().render(job, lambda _: None, lambda: False)
     wall = time.perf_counter() - start

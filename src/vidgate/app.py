@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(observe_router)
-    install_metrics(app, services.store)
+    install_metrics(app, services.store, settings.enabled_engines())
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     return app

@@ -9,7 +9,6 @@ import io
 import json
 import logging
 import os
-import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -85,6 +84,7 @@ def serve(
     from vidgate.worker.process import EmbeddedWorkers
 
     settings = _settings_or_exit({"host": host, "port": port, "workers": workers})
+    _engines_must_run(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with _store_must_open():
         application = create_app(settings)
@@ -98,13 +98,31 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    engines: Annotated[
+        str | None,
+        typer.Option(help="Engines this worker runs, comma-separated (default: every enabled engine)."),
+    ] = None,
+) -> None:
     """Run a standalone worker against the configured database and storage."""
     from vidgate.worker.process import run_worker_until_signalled
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit({"worker_engines": engines})
+    _engines_must_run(settings)
     with _store_must_open():
         run_worker_until_signalled(settings)
+
+
+def _engines_must_run(settings: Settings) -> None:
+    """An enabled engine that cannot run (an unknown name, a missing API key or model folder) stops
+    the command at start with its reason in one line."""
+    from vidgate.engines import check_deployment
+
+    try:
+        check_deployment(settings)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @contextlib.contextmanager
@@ -131,6 +149,9 @@ def keys_create(
         str | None, typer.Option(help="Tasks queued or processing at once (0 or 'unlimited': none).")
     ] = None,
     daily: Annotated[str | None, typer.Option(help="Tasks per UTC day (0 or 'unlimited': none).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Pin the key to this engine: its tasks run there only.")
+    ] = None,
 ) -> None:
     """Create a key; prints only the key (shown once, stored hashed). Limits left out take the
     VIDGATE_KEY_DEFAULT_* settings (unlimited unless set)."""
@@ -154,7 +175,11 @@ def keys_create(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _record, secret = _store(settings).keys.create(name, tenant, limits)
+    enabled = settings.enabled_engines()
+    if engine is not None and engine not in enabled:
+        typer.echo(f"error: --engine {engine!r} is not enabled ({', '.join(enabled)})", err=True)
+        raise typer.Exit(2)
+    _record, secret = _store(settings).keys.create(name, tenant, limits, engine)
     typer.echo(secret)
 
 
@@ -164,7 +189,10 @@ def keys_list() -> None:
     for key in _store(_settings_or_exit()).keys.list():
         state = "revoked" if key.revoked_ms else "active"
         limits = key.limits.describe()
-        typer.echo(f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {limits}  {state}")
+        engine = f"  engine={key.engine}" if key.engine else ""
+        typer.echo(
+            f"{key.id}  {key.prefix}…  name={key.name}  tenant={key.tenant_id}  {limits}{engine}  {state}"
+        )
 
 
 @keys_app.command("revoke")
@@ -220,9 +248,7 @@ def generate(
     from vidgate.engines.base import RenderError
     from vidgate.errors import VidgateError
     from vidgate.inputs.images import check_image_count, decode_png, normalise
-    from vidgate.media.watermark import Watermark, WatermarkStyle
     from vidgate.schemas import SubmitRequest
-    from vidgate.tasks.model import TaskParams
     from vidgate.worker.jobs import build_render_job, load_images
 
     settings = _settings_or_exit()
@@ -250,21 +276,8 @@ def generate(
         refusal = describe_validation_error(list(exc.errors()))  # the server's own words for it
         typer.echo(f"error: {refusal.reason}: {refusal.message}", err=True)
         raise typer.Exit(2) from None
-    used_seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    params = TaskParams(
-        images=[],  # the images are read below, one at a time
-        prompt=request.prompt,
-        duration=request.duration,
-        resolution=request.resolution,
-        movement_amplitude=request.movement_amplitude,
-        seed=used_seed,
-        bgm=request.bgm,
-        audio=request.audio,
-        voice_id=request.voice_id,
-        watermark=request.watermark,
-    )
-    engine = get_engine(settings.engine)
-    mark = Watermark(WatermarkStyle.from_settings(settings)) if request.watermark else None
+    params = request.to_params([])  # the images are read below, one at a time
+    engine = get_engine(settings.engine, settings)
 
     def read(index: int, path: Path) -> np.ndarray:
         data = path.read_bytes()
@@ -273,7 +286,7 @@ def generate(
     try:
         loaders = [functools.partial(read, i, p) for i, p in enumerate(images)]
         arrays = load_images(params, loaders, engine)
-        job, sound_info = build_render_job(params, arrays, output, settings, engine.name, mark, quality)
+        job, sound_info = build_render_job(params, arrays, output, settings, engine.name, quality)
     except (VidgateError, RenderError) as exc:
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(2) from None
@@ -283,7 +296,7 @@ def generate(
         json.dumps(
             {
                 "output": str(result.path),
-                "seed": used_seed,
+                "seed": params.seed,
                 "width": result.width,
                 "height": result.height,
                 "frames": result.frames,

@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx
 
-SUBMIT_PATH = "/v3/async/vidu-q2-pro-img2video"
-TERMINAL = ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
+from vidgate.schemas import SUBMIT_PATH
+from vidgate.tasks.model import TERMINAL_STATUSES
+
+TERMINAL = tuple(status.wire for status in TERMINAL_STATUSES)
 
 
 class ApiError(Exception):

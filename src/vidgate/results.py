@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from vidgate.schemas import DebugInfo, ResultExtra, TaskInfo, TaskResult, Video
 from vidgate.settings import Settings
 from vidgate.storage.signing import signed_query
-from vidgate.store.sql import SqlTaskStore
+from vidgate.store.sql import SqlTaskStore, WorkAhead
 from vidgate.tasks.model import TASK_TYPE, Task, TaskStatus
 
 RESERVED_EXTRA_KEYS = frozenset(ResultExtra.model_fields)
@@ -28,6 +29,14 @@ class ResultDocuments:
 
     def document(self, task: Task, base_url: str) -> TaskResult:
         """`base_url` is where clients reach the API; VIDGATE_PUBLIC_BASE_URL, when set, wins."""
+        return self.documents([task], base_url)[0]
+
+    def documents(self, listed: Sequence[Task], base_url: str) -> list[TaskResult]:
+        """The documents of several tasks, with the queue's work ahead read once for all of them."""
+        ahead = self.store.work_ahead([task for task in listed if task.status is TaskStatus.QUEUED])
+        return [self._document(task, base_url, ahead.get(task.id)) for task in listed]
+
+    def _document(self, task: Task, base_url: str, ahead: WorkAhead | None) -> TaskResult:
         videos = []
         if task.status is TaskStatus.SUCCEED and task.output_key:
             ttl = self.settings.video_url_ttl
@@ -42,11 +51,12 @@ class ResultDocuments:
                 status=task.status.wire,
                 reason=task.reason,
                 task_type=TASK_TYPE,
-                eta=self._eta(task),
+                eta=self._eta(task, ahead),
                 progress_percent=task.progress,
             ),
             extra=ResultExtra(
                 seed=str(task.params.seed),
+                engine=task.engine,
                 debug_info=DebugInfo(
                     request_info=json.dumps({"attempt": task.attempt}),
                     submit_time_ms=str(task.created_ms),
@@ -58,10 +68,11 @@ class ResultDocuments:
             videos=videos,
         )
 
-    def _eta(self, task: Task) -> int:
-        """Queued: the work ahead shared among the workers now busy (at least one), then its own."""
+    @staticmethod
+    def _eta(task: Task, ahead: WorkAhead | None) -> int:
+        """Queued: the work ahead shared among its engine's busy workers (at least one), then its own."""
         if task.status is not TaskStatus.QUEUED:
             return task.eta
-        ahead = self.store.work_ahead(task)
+        ahead = ahead or WorkAhead(0, 0)
         waiting_ms = ahead.estimate_ms / max(1, ahead.busy_workers)
         return math.ceil((waiting_ms + task.params.render_estimate_ms) / 1000)

@@ -7,11 +7,15 @@ Outside `api/`: webhook deliveries (`vidgate.results`) and `vidgate generate` sp
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
+from vidgate.tasks.model import TaskParams
+
+SUBMIT_PATH = "/v3/async/vidu-q2-pro-img2video"
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 MAX_VOICE_ID_CHARS = 256
@@ -25,6 +29,11 @@ class WebhookSpec(BaseModel):
 class SubmitExtra(BaseModel):
     model_config = ConfigDict(extra="ignore")
     webhook: WebhookSpec | None = None
+    engine: StrictStr | None = Field(
+        None,
+        max_length=32,
+        description="run the task on this engine (GET /v3/engines lists those this deployment runs)",
+    )
 
 
 # A 32x18 PNG: the documented example is a request that works ("Try it out", schemathesis' examples).
@@ -79,6 +88,24 @@ class SubmitRequest(BaseModel):
             raise ValueError("must not contain control characters")
         return value
 
+    def to_params(self, images: list[str], extra: dict[str, Any] | None = None) -> TaskParams:
+        """The task this request asks for, with `images` as stored or fetched: the API and
+        `vidgate generate` both make tasks here. A seed left out is drawn now, and reported."""
+        return TaskParams(
+            images=images,
+            prompt=self.prompt,
+            duration=self.duration,
+            resolution=self.resolution,
+            movement_amplitude=self.movement_amplitude,
+            seed=self.seed if self.seed is not None else secrets.randbelow(2**31),
+            bgm=self.bgm,
+            audio=self.audio,
+            voice_id=self.voice_id,
+            off_peak=self.off_peak,
+            watermark=self.watermark,
+            extra=extra or {},
+        )
+
 
 class SubmitResponse(BaseModel):
     task_id: str
@@ -106,6 +133,7 @@ class DebugInfo(BaseModel):
 class ResultExtra(BaseModel):
     model_config = ConfigDict(extra="allow")  # engine notes (camera move, voice used) ride along
     seed: str
+    engine: str = Field(description="the engine that runs the task (vidgate extension)")
     debug_info: DebugInfo
 
 
@@ -143,6 +171,33 @@ class VoiceList(BaseModel):
     voices: list[VoiceInfo]
     default_voice_id: str
     strict: bool = Field(description="true: a voice_id outside this list is a 400, not mapped to the closest")
+
+
+class EngineLimitsInfo(BaseModel):
+    durations: list[int] = Field(description="the durations it can make, in seconds")
+    resolutions: list[str]
+    min_images: int
+    max_images: int
+    honours: list[str] = Field(description="parameters that change its output; others have no effect")
+    renders_itself: list[str] = Field(description="of bgm, audio, watermark: what the engine makes itself")
+    max_running: int | None = Field(description="tasks of it running at once across the deployment")
+    notes: str
+
+
+class EngineInfo(BaseModel):
+    name: str
+    description: str
+    default: bool = Field(description="requests that name no engine run on it (unless their key is pinned)")
+    limits: EngineLimitsInfo
+    workers: int = Field(description="live workers running it now")
+    served: bool = Field(description="false: no worker runs it now, and its tasks wait QUEUED")
+
+
+class EngineList(BaseModel):
+    """`GET /v3/engines` (vidgate extension): the engines this deployment runs."""
+
+    engines: list[EngineInfo]
+    default: str
 
 
 class ErrorEnvelope(BaseModel):

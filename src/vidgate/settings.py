@@ -1,7 +1,8 @@
 """All of vidgate's configuration, in one typed place.
 
 Precedence: `VIDGATE_*` environment variables > `.env` file > the defaults below. No other module
-reads the environment. docs/configuration.md documents every field; keep the two in step.
+reads the environment. Each field carries its description; docs/configuration.md's tables are
+generated from them (`make configuration-doc`; a test fails when they differ).
 """
 
 from __future__ import annotations
@@ -13,96 +14,442 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.config import JsonDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vidgate.media.audio.voices import BY_ID as VOICES_BY_ID
 from vidgate.media.audio.voices import DEFAULT_VOICE_ID
 from vidgate.tasks.limits import parse_rate
 from vidgate.tasks.offpeak import parse_window
 
+# The section of docs/configuration.md that lists a setting.
+STORAGE: JsonDict = {"section": "storage"}
+HTTP: JsonDict = {"section": "http"}
+WORKERS: JsonDict = {"section": "workers"}
+INPUTS: JsonDict = {"section": "inputs"}
+KEYS: JsonDict = {"section": "keys"}
+ENCODING: JsonDict = {"section": "encoding"}
+SOUND: JsonDict = {"section": "sound"}
+SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND)
+
+
+def _comma_separated(value: object) -> object:
+    """`motion,vidu` (an environment variable) as a list; a list stays as it is."""
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return value
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDGATE_", env_file=".env", extra="ignore")
 
-    # Where the embedded defaults live: the SQLite database, stored objects, the dev key.
-    data_dir: Path = Path("var")
-    # SQLAlchemy URL. Empty = SQLite file `<data_dir>/vidgate.db`.
-    # PostgreSQL: `postgresql+psycopg://user@host:5432/db` (needs the `postgres` extra).
-    database_url: str = ""
-    # Where inputs and videos are kept. Empty = local folder `<data_dir>/objects`.
-    storage_dir: Path | None = None
-    # An S3 bucket instead of a folder: `s3://bucket` or `s3://bucket/prefix` (needs the `s3` extra).
-    storage_url: str = Field("", pattern=r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^?#]*)?)?$")
-    # Any S3 API other than AWS (MinIO, Ceph, R2...): its URL. Empty = AWS, by region.
-    s3_endpoint_url: str = ""
-    # The endpoint clients download videos from, when it differs from the one vidgate uses.
-    s3_public_endpoint_url: str = ""
-    s3_region: str = ""
-    # Empty = boto3's own credential chain (its environment variables, ~/.aws, an instance role).
-    s3_access_key_id: str = ""
-    s3_secret_access_key: SecretStr = SecretStr("")
+    data_dir: Path = Field(
+        Path("var"),
+        description=(
+            "Folder for the embedded defaults: the SQLite database, stored objects, the signing secret, "
+            "the dev key (`dev-api-key`), the example request, and workers' scratch files (`work/`). "
+            "Relative to the working directory."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    database_url: str = Field(
+        "",
+        description=(
+            "SQLAlchemy URL of the task store. Empty = SQLite file `<data_dir>/vidgate.db`. PostgreSQL: "
+            "`postgresql+psycopg://user:password@host:5432/db` (needs `pip install -e '.[postgres]'`)."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    storage_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder where inputs (`inputs/`, by content hash) and videos (`videos/`) are kept. Unset = "
+            "`<data_dir>/objects`. Every API and worker process must see the same folder."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    storage_url: str = Field(
+        "",
+        pattern=r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^?#]*)?)?$",
+        description=(
+            "An S3 bucket instead of a folder: `s3://bucket` or `s3://bucket/prefix` (the prefix keeps "
+            "several installs apart in one bucket). Needs `pip install -e '.[s3]'` (boto3). Set it or "
+            "`VIDGATE_STORAGE_DIR`, not both. The bucket must exist; a process that cannot reach it stops "
+            "at start and says why. Video links stay vidgate's own signed URLs, which redirect to a "
+            "presigned URL of the bucket, so clients must be able to reach it (see "
+            "`VIDGATE_S3_PUBLIC_ENDPOINT_URL`)."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    s3_endpoint_url: str = Field(
+        "",
+        description=(
+            "URL of an S3 API other than AWS: MinIO, Ceph, Cloudflare R2, ... (e.g. `http://minio:9000`); "
+            "it is then reached by path, with no bucket subdomains. Empty = AWS S3."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    s3_public_endpoint_url: str = Field(
+        "",
+        description=(
+            "The endpoint named in the presigned download URLs, when clients reach the bucket by another "
+            "address than vidgate does (e.g. `https://files.example.com` in front of an internal MinIO). "
+            "Empty = `VIDGATE_S3_ENDPOINT_URL`."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    s3_region: str = Field(
+        "",
+        description=(
+            "The bucket's region, e.g. `eu-west-1`. Empty = boto3's default (its `AWS_DEFAULT_REGION`, "
+            "`~/.aws/config`)."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    s3_access_key_id: str = Field(
+        "",
+        description=(
+            "Access key for the bucket. Empty = boto3's own credential chain: its `AWS_*` environment "
+            "variables, `~/.aws/credentials`, an instance or pod role (the better choice on AWS)."
+        ),
+        json_schema_extra=STORAGE,
+    )
+    s3_secret_access_key: SecretStr = Field(
+        SecretStr(""),
+        description=("The secret of `VIDGATE_S3_ACCESS_KEY_ID` (required with it). Never printed or logged."),
+        json_schema_extra=STORAGE,
+    )
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Base of the URLs handed to clients (video_url). Empty = the URL the request came in on.
-    public_base_url: str = ""
-    # Secret for signing video URLs. Empty = generated once and kept in `<data_dir>/signing-secret`,
-    # so that every process sharing the data folder signs alike. Set it when API processes do not.
-    signing_secret: str = ""
-    video_url_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
-    # Standard Webhooks secret (`whsec_<base64>`) signing webhook deliveries. Empty = generated once
-    # and kept in `<data_dir>/webhook-secret`; `vidgate webhook-secret` prints it.
-    webhook_secret: str = Field("", pattern=r"^(whsec_[A-Za-z0-9+/]+={0,2})?$")
+    host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface `vidgate serve` listens on (`--host` overrides). Use `0.0.0.0` to accept "
+            "connections from other machines."
+        ),
+        json_schema_extra=HTTP,
+    )
+    port: int = Field(
+        8000,
+        description=("TCP port of `vidgate serve` (`--port` overrides)."),
+        json_schema_extra=HTTP,
+    )
+    public_base_url: str = Field(
+        "",
+        description=(
+            "Base of the `video_url`s handed to clients, e.g. `https://video.example.com`. Empty = the "
+            "base URL the request came in on. Set it behind a proxy or load balancer."
+        ),
+        json_schema_extra=HTTP,
+    )
+    signing_secret: str = Field(
+        "",
+        description=(
+            "Secret for signing video URLs (HMAC-SHA256). Empty = generated once and kept in "
+            "`<data_dir>/signing-secret` (owner-only), so processes sharing the data folder sign alike. "
+            "Set it, identically, on API processes that do not share the data folder. Changing it "
+            "invalidates links already handed out."
+        ),
+        json_schema_extra=HTTP,
+    )
+    video_url_ttl: int = Field(
+        3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description=("Lifetime of a signed video URL in seconds (60..604800); reported as `video_url_ttl`."),
+        json_schema_extra=HTTP,
+    )
+    webhook_secret: str = Field(
+        "",
+        pattern=r"^(whsec_[A-Za-z0-9+/]+={0,2})?$",
+        description=(
+            "Standard Webhooks secret (`whsec_<base64>`) that signs webhook deliveries. Empty = generated "
+            "once and kept in `<data_dir>/webhook-secret` (owner-only); `vidgate webhook-secret` prints "
+            "the one in use. Workers sign, so every worker must see the same one."
+        ),
+        json_schema_extra=HTTP,
+    )
 
-    # Embedded worker processes started by `vidgate serve` (0 = API only).
-    workers: int = Field(1, ge=0, le=64)
-    engine: Literal["motion"] = "motion"
-    # A worker holds a task for this long; a heartbeat renews it every third of it.
-    lease_seconds: float = Field(30.0, gt=0)
-    max_attempts: int = Field(3, ge=1, le=20)
-    # How often an idle worker looks for work on a database without push notification.
-    poll_interval: float = Field(0.05, gt=0)
-    sweep_interval: float = Field(5.0, gt=0)
-    # Off-peak tasks also run inside this daily window (worker's local time), e.g. "22:00-06:00".
-    off_peak_window: str = ""
-    # An off-peak task not done this many hours after submit fails with OFF_PEAK_EXPIRED.
-    off_peak_deadline_hours: float = Field(48.0, gt=0)
+    workers: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description=(
+            "Embedded worker processes started by `vidgate serve` (0..64; 0 = API only; `--workers` "
+            "overrides). `vidgate worker` always runs one."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    engine: str = Field(
+        "motion",
+        description=(
+            "The engine a task runs on when neither the request (`extra.engine`) nor its key (`vidgate "
+            "keys create --engine`) names one. One of `VIDGATE_ENGINES`. See [engines.md](engines.md)."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    engines: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "The engines this deployment enables, comma-separated: `motion` (CPU camera moves, no model), "
+            "`vidu` (a gateway to the official Vidu API), `diffusers` (open models on your GPUs). A "
+            "request may ask only for one of these. Empty = `VIDGATE_ENGINE` alone."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    worker_engines: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "The engines the workers of this process run, comma-separated (`vidgate worker --engines` "
+            "overrides; the embedded workers of `vidgate serve` use it too). Each worker claims only "
+            "tasks of its engines and loads them once, at start. Empty = every enabled engine."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a worker holds a claimed task (> 0). A heartbeat renews it every third of it; a "
+            "worker silent for longer loses the task to another worker. A running task notices a cancel "
+            "at its next heartbeat."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description=(
+            "Attempts per task (1..20), counting attempts lost to a dead worker and retries after "
+            "internal faults; then the task fails (`MAX_ATTEMPTS_EXCEEDED` or `RENDER_FAILED`). Recorded "
+            "on each task at submit."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    poll_interval: float = Field(
+        0.05,
+        gt=0,
+        description=(
+            "SQLite: seconds an idle worker waits before looking for work again (> 0). PostgreSQL wakes "
+            "workers by `NOTIFY` instead."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    sweep_interval: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Seconds between sweeps (> 0): each worker fails tasks whose last allowed attempt lost its "
+            "lease, and cancelled tasks whose worker died. On PostgreSQL it is also the longest an idle "
+            "worker sleeps in `LISTEN` before looking for expired leases (and so the longest an idle "
+            "worker takes to stop on SIGTERM)."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    off_peak_window: str = Field(
+        "",
+        description=(
+            "Daily window, in the worker's local time, in which off-peak tasks are served first come, "
+            "first served with normal ones, e.g. `22:00-06:00` (may span midnight). Outside it, an "
+            "off-peak task runs only when no normal task is waiting."
+        ),
+        json_schema_extra=WORKERS,
+    )
+    off_peak_deadline_hours: float = Field(
+        48.0,
+        gt=0,
+        description=(
+            "An off-peak task not started (or abandoned by a dead worker) this many hours after submit "
+            "fails with reason `OFF_PEAK_EXPIRED` (> 0). A render already running at the deadline is let "
+            "finish."
+        ),
+        json_schema_extra=WORKERS,
+    )
 
-    # Inputs.
-    max_request_bytes: int = Field(60 * 1024 * 1024, ge=1024)
-    max_images: int = Field(8, ge=1, le=64)
-    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(40_000_000, ge=1)
-    fetch_timeout: float = Field(15.0, gt=0)
-    # Allow image URLs that resolve to loopback/private addresses (local use and tests only).
-    allow_private_urls: bool = False
+    max_request_bytes: int = Field(
+        60 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest declared request body (≥ 1024); above it, `413 REQUEST_BODY_TOO_LARGE`. Base64 makes "
+            "a data URI 4/3 of the image's size, so this also bounds data-URI images (to about 45 MiB by "
+            "default)."
+        ),
+        json_schema_extra=HTTP,
+    )
+    max_images: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description=("Most images per task (1..64); the limit is named in the 400."),
+        json_schema_extra=INPUTS,
+    )
+    max_image_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest image file, decoded from a data URI or downloaded (≥ 1024); above it, "
+            "`IMAGE_FILE_EXCEEDS_MAX_SIZE`."
+        ),
+        json_schema_extra=INPUTS,
+    )
+    max_image_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description=(
+            "Most pixels (width × height) per image (≥ 1); above it, `IMAGE_EXCEEDS_MAX_RESOLUTION`."
+        ),
+        json_schema_extra=INPUTS,
+    )
+    fetch_timeout: float = Field(
+        15.0,
+        gt=0,
+        description=(
+            "Time in seconds one image URL may take to download, redirects included (> 0); connecting to "
+            "a host may take at most 5 s of it. A server that sends slowly runs out this budget however "
+            "often it sends a byte."
+        ),
+        json_schema_extra=INPUTS,
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description=(
+            "Allow image URLs that resolve to loopback, private or other non-public addresses. For local "
+            "use and tests only: it lets any API user make the server fetch from your internal network. "
+            "Logged as a warning when each API and worker process starts. See [security.md](security.md)."
+        ),
+        json_schema_extra=INPUTS,
+    )
 
-    # Limits a new API key gets unless `vidgate keys create` says otherwise (unlimited / 0 = none).
-    key_default_rate: str = "unlimited"
-    key_default_concurrency: int = Field(0, ge=0)
-    key_default_daily: int = Field(0, ge=0)
+    key_default_rate: str = Field(
+        "unlimited",
+        description=(
+            "Submits per period as a token bucket that holds that many tokens and refills evenly: `N/s`, "
+            "`N/min`, `N/hour`, `N/day`, or `unlimited`. `60/min` allows a burst of 60, then one a "
+            "second."
+        ),
+        json_schema_extra=KEYS,
+    )
+    key_default_concurrency: int = Field(
+        0,
+        ge=0,
+        description=("Tasks of the key that may be queued or processing at once (≥ 0; 0 = unlimited)."),
+        json_schema_extra=KEYS,
+    )
+    key_default_daily: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Tasks the key may submit per UTC calendar day (≥ 0; 0 = unlimited). The 429 says when the "
+            "day resets."
+        ),
+        json_schema_extra=KEYS,
+    )
 
-    # Encoding: pinned x264 threads keep output byte-identical across machines.
-    encoder_threads: int = Field(2, ge=1, le=16)
-    quality: Literal["fast", "balanced", "best"] = "balanced"
+    encoder_threads: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description=(
+            "x264 threads per render (1..16). Pinned, because the bitstream depends on it: the same value "
+            "gives byte-identical output on any machine."
+        ),
+        json_schema_extra=ENCODING,
+    )
+    quality: Literal["fast", "balanced", "best"] = Field(
+        "balanced",
+        description=(
+            "x264 preset and CRF: `fast` (veryfast, CRF 23), `balanced` (faster, CRF 20), `best` (medium, "
+            "CRF 18)."
+        ),
+        json_schema_extra=ENCODING,
+    )
 
-    # Sound (`bgm`, `audio`, `voice_id`); docs/audio.md.
-    # Voice for speech when a request names none, or an id with no language or gender words.
-    default_voice: str = DEFAULT_VOICE_ID
-    # Refuse a voice_id that is not a catalogue id (400) instead of mapping it to the closest voice.
-    strict_voices: bool = False
-    # Speech that does not fit the video may be spoken up to this much faster; beyond, a 400.
-    max_speech_speed: float = Field(1.5, ge=1.0, le=2.0)
+    default_voice: str = Field(
+        DEFAULT_VOICE_ID,
+        description=(
+            "Voice for speech when a request names none, or names an id with no language or gender words "
+            "(e.g. a cloned voice). Must be a catalogue id (`GET /v3/voices`); anything else stops the "
+            "process at start. Text in a script that voice cannot read (Chinese, Japanese, Korean, "
+            "Cyrillic, Arabic, Devanagari) gets that language's first catalogue voice instead."
+        ),
+        json_schema_extra=SOUND,
+    )
+    strict_voices: bool = Field(
+        False,
+        description=(
+            "`true`: a `voice_id` that is not a catalogue id is a 400 `INVALID_REQUEST_BODY` naming "
+            "`/v3/voices` (only when `audio` is true; without audio `voice_id` has no effect). `false`: "
+            "it is mapped to the closest catalogue voice, and the result's `extra.voice_id_used` says "
+            "which."
+        ),
+        json_schema_extra=SOUND,
+    )
+    max_speech_speed: float = Field(
+        1.5,
+        ge=1.0,
+        le=2.0,
+        description=(
+            "Spoken lines that do not fit the video may be spoken up to this many times faster than their "
+            "voice's normal rate (1.0..2.0; 1.0 = never faster). Beyond it, submit answers 400 "
+            "`INVALID_REQUEST_BODY` (`metadata.field` = `prompt`)."
+        ),
+        json_schema_extra=SOUND,
+    )
 
-    # The visible mark of `watermark: true`.
-    watermark_text: str = Field("AI generated", max_length=80)
-    watermark_position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
-    # An image (PNG with transparency) drawn in place of the built-in glyph.
-    watermark_image: Path | None = None
-    watermark_opacity: float = Field(0.7, gt=0, le=1)
+    watermark_text: str = Field(
+        "AI generated",
+        max_length=80,
+        description=(
+            "Text of the visible watermark (at most 80 characters). May be empty when "
+            "`VIDGATE_WATERMARK_IMAGE` is set."
+        ),
+        json_schema_extra=SOUND,
+    )
+    watermark_position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = Field(
+        "bottom-right",
+        description=("Corner of the watermark: `bottom-right`, `bottom-left`, `top-right`, `top-left`."),
+        json_schema_extra=SOUND,
+    )
+    watermark_image: Path | None = Field(
+        None,
+        description=(
+            "An image (PNG with transparency works best) drawn instead of the built-in sparkle glyph, "
+            "scaled to the text's height. Workers read it; a missing or unreadable file fails watermarked "
+            "tasks (`RENDER_FAILED`, logged)."
+        ),
+        json_schema_extra=SOUND,
+    )
+    watermark_opacity: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description=("Opacity of the watermark (> 0, ≤ 1)."),
+        json_schema_extra=SOUND,
+    )
+
+    @field_validator("engines", "worker_engines", mode="before")
+    @classmethod
+    def _engine_list(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @model_validator(mode="after")
+    def _engines_enabled(self) -> Settings:
+        enabled = self.enabled_engines()
+        if self.engine not in enabled:
+            raise ValueError(f"engine {self.engine!r} is not among engines ({', '.join(enabled)})")
+        if strays := [name for name in self.worker_engines if name not in enabled]:
+            raise ValueError(f"worker_engines {', '.join(strays)} not among engines ({', '.join(enabled)})")
+        return self
+
+    def enabled_engines(self) -> list[str]:
+        return self.engines or [self.engine]
+
+    def engines_to_run(self) -> list[str]:
+        """The engines this process's workers run."""
+        return self.worker_engines or self.enabled_engines()
 
     @field_validator("off_peak_window")
     @classmethod

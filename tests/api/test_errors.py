@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,8 @@ from conftest import Api
 from helpers import data_uri, make_image
 from vidgate.app import create_app
 from vidgate.settings import Settings
+from vidgate.store.db import open_engine
+from vidgate.store.sql import SqlTaskStore
 
 SUBMIT = "/v3/async/vidu-q2-pro-img2video"
 
@@ -232,13 +235,18 @@ def test_health_checks_answer_head_as_they_answer_get(api: Api) -> None:
         assert head.headers["content-length"] == get.headers["content-length"]
 
 
-def test_readyz_head_is_503_too_when_the_database_is_unreachable(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unreachable() -> bool:
-        raise OSError("connection refused")
+@pytest.fixture
+def database_down(api: Api) -> Iterator[None]:
+    """The API's store on a database nobody listens for (port 1 of this machine)."""
+    working = api.services.store
+    api.services.store = SqlTaskStore(open_engine("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    yield
+    api.services.store.engine.dispose()
+    api.services.store = working
 
-    monkeypatch.setattr(api.services.store, "has_claimable", unreachable)
+
+@pytest.mark.usefixtures("database_down")
+def test_readyz_head_is_503_too_when_the_database_is_unreachable(api: Api) -> None:
     head = api.client.head("/readyz")
     assert head.status_code == 503 and head.content == b""
 
@@ -262,11 +270,8 @@ def test_request_body_cap(api: Api) -> None:
     assert_envelope(chunked, 413, "REQUEST_BODY_TOO_LARGE")
 
 
-def test_readyz_is_503_when_the_database_is_unreachable(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable() -> bool:
-        raise OSError("connection refused")
-
-    monkeypatch.setattr(api.services.store, "has_claimable", unreachable)
+@pytest.mark.usefixtures("database_down")
+def test_readyz_is_503_when_the_database_is_unreachable(api: Api) -> None:
     assert_envelope(api.client.get("/readyz"), 503, "SERVICE_UNAVAILABLE")
 
 

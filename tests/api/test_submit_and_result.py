@@ -136,7 +136,11 @@ def test_list_tasks_newest_first_with_cursor_and_status_filter(api: Api) -> None
 
 def test_health_endpoints(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
-    assert api.client.get("/readyz").json() == {"status": "ready"}
+    assert api.client.get("/readyz").json() == {
+        "status": "ready",
+        "workers": {"motion": 0},
+        "engines_without_workers": ["motion"],
+    }
 
 
 def test_a_queued_tasks_eta_adds_up_the_work_ahead_of_it(api: Api) -> None:

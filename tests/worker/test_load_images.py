@@ -74,7 +74,7 @@ def test_the_engine_never_enlarges_what_it_did_not_and_keeps_its_resolution(
         monkeypatch.setattr(frames, "fit_image", recording)
         # GrabCut costs seconds here and does not change the fit (the foreground's zoom does).
         monkeypatch.setattr(frames, "split_layers", lambda _pixels: None)
-        job, _ = build_render_job(task, images, tmp_path / name, Settings(), "motion", None)
+        job, _ = build_render_job(task, images, tmp_path / name, Settings(), "motion")
         MotionEngine().render(job, lambda _: None, lambda: False)
         return seen
 

@@ -18,9 +18,9 @@ from vidgate.errors import (
     MethodNotAllowed,
     VidgateError,
 )
+from vidgate.schemas import SUBMIT_PATH
 
 log = logging.getLogger("vidgate.api")
-SUBMIT_PATH_PREFIX = "/v3/async/vidu-"
 
 
 def envelope(error: VidgateError) -> JSONResponse:
@@ -113,6 +113,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        if request.url.path.startswith(SUBMIT_PATH_PREFIX):
+        if request.url.path == SUBMIT_PATH:
             return envelope(CreateTaskFailed("The task could not be created; please retry."))
         return envelope(GetResultFailed("The request failed on our side; please retry."))

@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidgate.api.routes import ERROR_RESPONSES, Key, TaskIdQuery, services
+from vidgate.api.deps import ERROR_RESPONSES, Key, TaskIdQuery, services
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
 
@@ -57,15 +57,29 @@ async def task_events(request: Request, key: Key, task_id: TaskIdQuery) -> Respo
 class TaskCollector(Collector):
     """Tasks by status, read from the database at scrape time (so every API process reports the truth)."""
 
-    def __init__(self, store: SqlTaskStore) -> None:
-        self.store = store
+    def __init__(self, store: SqlTaskStore, engines: list[str]) -> None:
+        self.store, self.engines = store, engines
 
     def collect(self) -> Iterator[Metric]:
-        gauge = GaugeMetricFamily("vidgate_tasks", "Tasks by status", labels=["status"])
         counts = self.store.count_by_status()
+        engines = sorted(set(self.engines) | {engine for _status, engine in counts})
+        totals = GaugeMetricFamily("vidgate_tasks", "Tasks by status", labels=["status"])
+        by_engine = GaugeMetricFamily(
+            "vidgate_engine_tasks", "Tasks by engine and status (QUEUED: the engine's queue depth)",
+            labels=["engine", "status"],
+        )  # fmt: skip
         for status in TaskStatus:
-            gauge.add_metric([status.value], counts.get(status, 0))
-        yield gauge
+            totals.add_metric([status.value], sum(counts.get((status, engine), 0) for engine in engines))
+            for engine in engines:
+                by_engine.add_metric([engine, status.value], counts.get((status, engine), 0))
+        live = self.store.workers.live_by_engine()
+        workers = GaugeMetricFamily(
+            "vidgate_engine_workers", "Live workers running each enabled engine (0: its tasks wait)",
+            labels=["engine"],
+        )  # fmt: skip
+        for engine in self.engines:
+            workers.add_metric([engine], live.get(engine, 0))
+        yield from (totals, by_engine, workers)
 
 
 class RequestMetrics:
@@ -106,9 +120,9 @@ class RequestMetrics:
             raise
 
 
-def install_metrics(app: FastAPI, store: SqlTaskStore) -> None:
+def install_metrics(app: FastAPI, store: SqlTaskStore, engines: list[str]) -> None:
     registry = CollectorRegistry()
-    registry.register(TaskCollector(store))
+    registry.register(TaskCollector(store, engines))
     requests = Counter(
         "vidgate_http_requests", "HTTP requests", ["method", "route", "code"], registry=registry
     )

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from vidgate import clock
-from vidgate.api.auth import require_key
-from vidgate.api.service import Services, is_task_id
-from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
+from vidgate.api.deps import ERROR_RESPONSES, GET_AND_HEAD, Key, TaskIdQuery, services
+from vidgate.errors import FileNotFound, InvalidSignature, ServiceUnavailable
 from vidgate.schemas import (
-    ErrorEnvelope,
+    SUBMIT_PATH,
+    EngineList,
     SubmitRequest,
     SubmitResponse,
     TaskList,
@@ -24,22 +24,12 @@ from vidgate.schemas import (
     VoiceList,
 )
 from vidgate.storage.signing import verify
-from vidgate.tasks.model import ApiKey, TaskStatus
+from vidgate.tasks.model import TaskStatus
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 413, 429, 500)
-}
 router = APIRouter(responses=ERROR_RESPONSES)
 STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
-Key = Annotated[ApiKey, Depends(require_key)]
-# min_length: `?task_id=` is answered as a missing task_id is, not as an unknown one.
-TaskIdQuery = Annotated[str, Query(min_length=1, max_length=64)]
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
 
 
 def _task_links(*operations: str) -> dict[str, object]:
@@ -52,7 +42,7 @@ def _task_links(*operations: str) -> dict[str, object]:
 
 
 @router.post(
-    "/v3/async/vidu-q2-pro-img2video",
+    SUBMIT_PATH,
     response_model=SubmitResponse,
     response_model_exclude_none=True,
     responses={
@@ -103,29 +93,7 @@ def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> TaskList:
-    svc = services(request)
-    wanted = None
-    if status is not None:
-        try:
-            wanted = TaskStatus(status.removeprefix("TASK_STATUS_"))
-        except ValueError:
-            allowed = [known.value for known in TaskStatus]
-            raise InvalidRequestBody(
-                f"Field 'status': unknown status {status!r}; use one of {', '.join(allowed)} "
-                "(the TASK_STATUS_ prefix is optional).",
-                {"field": "status", "allowed": allowed},
-            ) from None
-    after = None
-    if cursor is not None:
-        created, _, task_id = cursor.partition("_")
-        # isascii: "²".isdigit() is true, int("²") is not; 15 digits: milliseconds for 30,000 years.
-        if not (created.isascii() and created.isdigit() and len(created) <= 15) or not is_task_id(task_id):
-            raise InvalidRequestBody("Field 'cursor': not a cursor this server issued.", {"field": "cursor"})
-        after = (int(created), task_id)
-    tasks = svc.store.list_tasks(key.tenant_id, status=wanted, limit=limit, after=after)
-    base = str(request.base_url)
-    next_cursor = f"{tasks[-1].created_ms}_{tasks[-1].id}" if len(tasks) == limit else None
-    return TaskList(tasks=[svc.result_document(t, base) for t in tasks], next_cursor=next_cursor)
+    return services(request).list_tasks(key.tenant_id, status, limit, cursor, str(request.base_url))
 
 
 @router.get("/v3/voices", response_model=VoiceList)
@@ -134,9 +102,11 @@ def voices(request: Request) -> VoiceList:
     return services(request).voice_catalogue()
 
 
-# HEAD beside GET where tools ask it: `curl -I` and download managers on a video link, load
-# balancers on health checks. The route answers HEAD as GET; the server sends the headers only.
-GET_AND_HEAD = ["GET", "HEAD"]
+@router.get("/v3/engines", response_model=EngineList)
+def engines(request: Request) -> EngineList:
+    """The engines this deployment runs (vidgate extension): their limits, and whether a worker runs
+    each now. Public, like the voices: it names no tenant's data."""
+    return services(request).engine_catalogue()
 
 
 @router.api_route("/v3/files/{key:path}", methods=GET_AND_HEAD, include_in_schema=False)
@@ -165,10 +135,14 @@ def healthz() -> dict[str, str]:
 
 
 @router.api_route("/readyz", methods=GET_AND_HEAD, include_in_schema=False)
-def readyz(request: Request) -> dict[str, str]:
-    """Ready when the database answers; a load balancer stops sending traffic on a 503."""
+def readyz(request: Request) -> dict[str, object]:
+    """Ready when the database answers; a load balancer stops sending traffic on a 503. An engine
+    no worker runs does not make the API unready (submits are still taken, and wait), but is named."""
+    svc = services(request)
     try:
-        services(request).store.has_claimable()
+        live = svc.store.workers.live_by_engine()
     except Exception:
         raise ServiceUnavailable("The database is unreachable.") from None
-    return {"status": "ready"}
+    workers = {name: live.get(name, 0) for name in svc.settings.enabled_engines()}
+    unserved = [name for name, count in workers.items() if count == 0]
+    return {"status": "ready", "workers": workers, "engines_without_workers": unserved}

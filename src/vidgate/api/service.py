@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
+import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidgate import engines
 from vidgate.errors import InvalidImageUrl, InvalidRequestBody, TaskNotFound
 from vidgate.inputs.fetch import ImageFetcher
 from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
 from vidgate.media.audio.voices import CATALOGUE
 from vidgate.results import ResultDocuments
-from vidgate.schemas import SubmitRequest, TaskResult, VoiceInfo, VoiceList
+from vidgate.schemas import (
+    EngineInfo,
+    EngineLimitsInfo,
+    EngineList,
+    SubmitRequest,
+    TaskList,
+    TaskResult,
+    VoiceInfo,
+    VoiceList,
+)
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
-from vidgate.tasks.model import ApiKey, Task, TaskParams
+from vidgate.tasks.model import ApiKey, Task, TaskStatus
+
+log = logging.getLogger("vidgate.api")
+UNSERVED_WARNING_S = 60.0
 
 
 @dataclass
@@ -28,6 +42,7 @@ class Services:
     signing_secret: str
     fetcher: ImageFetcher = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     results: ResultDocuments = field(init=False)
+    _unserved_warned: dict[str, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.fetcher is None:
@@ -51,37 +66,38 @@ class Services:
             self._check_speech(request)
         if request.extra and request.extra.webhook:
             self.check_webhook_url(request.extra.webhook.url)
+        requested = request.extra.engine if request.extra else None
+        engine = engines.choose_engine(requested, key.engine if key else None, self.settings)
+        # Checked on the request's own image list first, so an impossible request decodes nothing.
+        engines.check_request(engine, request.to_params(request.images), self.settings)
         request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         refs = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
-        params = TaskParams(
-            images=refs,
-            prompt=request.prompt,
-            duration=request.duration,
-            resolution=request.resolution,
-            movement_amplitude=request.movement_amplitude,
-            seed=request.seed if request.seed is not None else secrets.randbelow(2**31),
-            bgm=request.bgm,
-            audio=request.audio,
-            voice_id=request.voice_id,
-            off_peak=request.off_peak,
-            watermark=request.watermark,
-            extra=self._extra(request, base_url),
-        )
         task, _created = self.store.create_task(
             tenant_id,
-            params,
+            request.to_params(refs, self._extra(request, base_url)),
             max_attempts=self.settings.max_attempts,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             key=key,
+            engine=engine,
         )
+        self._warn_if_unserved(engine)
         return task
+
+    def _warn_if_unserved(self, engine: str) -> None:
+        """Say in the log, at most once a minute per engine, that tasks wait for a worker."""
+        now = time.monotonic()
+        if now < self._unserved_warned.get(engine, -UNSERVED_WARNING_S) + UNSERVED_WARNING_S:
+            return
+        if self.store.workers.live_by_engine().get(engine, 0) == 0:
+            self._unserved_warned[engine] = now
+            log.warning("engine %s has no live worker: its tasks wait QUEUED until one starts", engine)
 
     @staticmethod
     def _extra(request: SubmitRequest, base_url: str) -> dict[str, Any]:
         """The request's `extra`; a webhook also keeps the base URL the task was submitted to, for the
         video links of its delivery (a worker does not know under which name clients reach the API)."""
-        extra = request.extra.model_dump(exclude_none=True) if request.extra else {}
+        extra = request.extra.model_dump(exclude_none=True, exclude={"engine"}) if request.extra else {}
         if "webhook" in extra:
             extra["webhook"]["result_base_url"] = base_url
         return extra
@@ -172,6 +188,63 @@ class Services:
     def result_document(self, task: Task, base_url: str) -> TaskResult:
         """Built in `vidgate.results`, which webhook deliveries use too: one document for both."""
         return self.results.document(task, base_url)
+
+    def list_tasks(
+        self, tenant_id: str, status: str | None, limit: int, cursor: str | None, base_url: str
+    ) -> TaskList:
+        """A page of the tenant's tasks, newest first; `status` with or without `TASK_STATUS_`."""
+        wanted = None if status is None else parse_status(status)
+        after = None if cursor is None else parse_cursor(cursor)
+        tasks = self.store.list_tasks(tenant_id, status=wanted, limit=limit, after=after)
+        next_cursor = f"{tasks[-1].created_ms}_{tasks[-1].id}" if len(tasks) == limit else None
+        return TaskList(tasks=self.results.documents(tasks, base_url), next_cursor=next_cursor)
+
+    def engine_catalogue(self) -> EngineList:
+        live = self.store.workers.live_by_engine()
+        listed = []
+        for name in self.settings.enabled_engines():
+            spec, limits = engines.spec(name), engines.spec(name).limits(self.settings)
+            listed.append(
+                EngineInfo(
+                    name=name,
+                    description=spec.description,
+                    default=name == self.settings.engine,
+                    limits=EngineLimitsInfo(
+                        durations=list(limits.durations),
+                        resolutions=list(limits.resolutions),
+                        min_images=limits.min_images,
+                        max_images=engines.max_images(limits, self.settings),
+                        honours=sorted(limits.honours),
+                        renders_itself=sorted(limits.renders_itself),
+                        max_running=limits.max_running,
+                        notes=limits.notes,
+                    ),
+                    workers=live.get(name, 0),
+                    served=live.get(name, 0) > 0,
+                )
+            )
+        return EngineList(engines=listed, default=self.settings.engine)
+
+
+def parse_status(text: str) -> TaskStatus:
+    try:
+        return TaskStatus(text.removeprefix("TASK_STATUS_"))
+    except ValueError:
+        allowed = [known.value for known in TaskStatus]
+        raise InvalidRequestBody(
+            f"Field 'status': unknown status {text!r}; use one of {', '.join(allowed)} "
+            "(the TASK_STATUS_ prefix is optional).",
+            {"field": "status", "allowed": allowed},
+        ) from None
+
+
+def parse_cursor(cursor: str) -> tuple[int, str]:
+    """`<created_ms>_<task id>`, as `next_cursor` gives it."""
+    created, _, task_id = cursor.partition("_")
+    # isascii: "²".isdigit() is true, int("²") is not; 15 digits: milliseconds for 30,000 years.
+    if not (created.isascii() and created.isdigit() and len(created) <= 15) or not is_task_id(task_id):
+        raise InvalidRequestBody("Field 'cursor': not a cursor this server issued.", {"field": "cursor"})
+    return int(created), task_id
 
 
 def is_task_id(text: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidgate.engines.base import Engine, EngineLimits
+from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
 from vidgate.tasks.model import TaskParams
 
@@ -57,3 +58,78 @@ def spec(name: str) -> EngineSpec:
 
 def get_engine(name: str, settings: Settings | None = None) -> Engine:
     return spec(name).load(settings or Settings())
+
+
+def check_deployment(settings: Settings) -> None:
+    """Every enabled engine exists and can run with these settings; raises ValueError naming the
+    setting to change. `vidgate serve` and `vidgate worker` call it at start."""
+    for name in settings.enabled_engines():
+        if name not in SPECS:
+            raise ValueError(f"VIDGATE_ENGINES: unknown engine {name!r}; known: {', '.join(ENGINE_NAMES)}")
+    for name in settings.engines_to_run():
+        if (check := SPECS[name].check_settings) is not None:
+            check(settings)
+
+
+def choose_engine(requested: str | None, pinned: str | None, settings: Settings) -> str:
+    """The engine a submit runs on: the request's `extra.engine`, else its key's pinned engine, else
+    VIDGATE_ENGINE. Only engines this deployment enables, and the key may use, are accepted."""
+    enabled = settings.enabled_engines()
+    allowed = [pinned] if pinned is not None else enabled
+    name = requested or pinned or settings.engine
+    if name not in allowed or name not in enabled:
+        why = "this API key may use" if pinned is not None and name in enabled else "this server runs"
+        raise InvalidRequestBody(
+            f"Field 'extra.engine': {name!r} is not an engine {why}; use one of {', '.join(allowed)}.",
+            {"field": "extra.engine", "allowed": [engine for engine in allowed if engine in enabled]},
+        )
+    return name
+
+
+def check_request(name: str, params: TaskParams, settings: Settings) -> None:
+    """A request the engine cannot serve is refused at submit (400), so it never reaches a worker."""
+    limits = spec(name).limits(settings)
+
+    def refuse(field: str, why: str, allowed: object) -> InvalidRequestBody:
+        return InvalidRequestBody(
+            f"Field '{field}': {why} on engine {name!r}.",
+            {"field": field, "engine": name, "allowed": allowed},
+        )
+
+    if params.duration not in limits.durations:
+        raise refuse(
+            "duration",
+            f"{params.duration} s is not possible; use {_spans(limits.durations)} s",
+            list(limits.durations),
+        )
+    if params.resolution not in limits.resolutions:
+        raise refuse(
+            "resolution",
+            f"{params.resolution} is not possible; use {', '.join(limits.resolutions)}",
+            list(limits.resolutions),
+        )
+    most = max_images(limits, settings)
+    if not limits.min_images <= len(params.images) <= most:
+        count = f"{limits.min_images}" if limits.min_images == most else f"{limits.min_images}..{most}"
+        raise refuse(
+            "images",
+            f"{len(params.images)} images is not possible; use {count}",
+            {"min": limits.min_images, "max": most},
+        )
+    if (check := spec(name).check_request) is not None:
+        check(params, settings)
+
+
+def max_images(limits: EngineLimits, settings: Settings) -> int:
+    return min(limits.max_images or settings.max_images, settings.max_images)
+
+
+def _spans(values: tuple[int, ...]) -> str:
+    """(1, 2, 3, 5) -> '1..3, 5'."""
+    spans: list[list[int]] = []
+    for value in sorted(values):
+        if spans and value == spans[-1][-1] + 1:
+            spans[-1].append(value)
+        else:
+            spans.append([value])
+    return ", ".join(f"{s[0]}..{s[-1]}" if len(s) > 2 else ", ".join(map(str, s)) for s in spans)

@@ -160,6 +160,9 @@ class EngineLimits:
     # Of bgm, audio and watermark, what the engine makes itself (vidgate's shared soundtrack and
     # watermark are then not applied again).
     renders_itself: frozenset[str] = frozenset()
+    # At most this many of its tasks run at once across the deployment (an upstream provider's
+    # concurrency); surplus tasks wait in vidgate's queue. None: as many as there are workers.
+    max_running: int | None = None
     notes: str = ""  # one line for people: what the limits come from
 
 

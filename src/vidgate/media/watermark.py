@@ -11,6 +11,7 @@ affine, and an alpha blend is a weighted mean.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -187,3 +188,10 @@ def _load_image(path: Path) -> Image.Image:
             return image.convert("RGBA")
     except (OSError, ValueError) as exc:
         raise ValueError(f"watermark image {path} could not be read: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def watermark_in(style: WatermarkStyle) -> Watermark:
+    """The one `Watermark` of a style in this process: it draws its overlay once per frame size and
+    keeps it, so every render with the same settings reuses what earlier ones drew."""
+    return Watermark(style)

@@ -39,7 +39,9 @@ def hash_key(secret: str) -> str:
 
 def key_from_row(row: Any) -> ApiKey:
     limits = KeyLimits(row.rate_limit, row.rate_period_s, row.max_concurrency, row.daily_quota)
-    return ApiKey(row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms, limits)
+    return ApiKey(
+        row.id, row.tenant_id, row.name, row.prefix, row.created_ms, row.revoked_ms, limits, row.engine
+    )
 
 
 class KeyRepository:
@@ -47,12 +49,17 @@ class KeyRepository:
         self.db = db
 
     def create(
-        self, name: str, tenant_id: str | None = None, limits: KeyLimits | None = None
+        self,
+        name: str,
+        tenant_id: str | None = None,
+        limits: KeyLimits | None = None,
+        engine: str | None = None,
     ) -> tuple[ApiKey, str]:
-        """Returns the key record and the secret, which is shown once and stored only as a hash."""
+        """Returns the key record and the secret, which is shown once and stored only as a hash.
+        With `engine`, the key's tasks run on that engine only."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         limits = limits or KeyLimits()
-        key = ApiKey(str(uuid.uuid4()), tenant_id or name, name, secret[:10], now_ms(), None, limits)
+        key = ApiKey(str(uuid.uuid4()), tenant_id or name, name, secret[:10], now_ms(), None, limits, engine)
         row = {k: v for k, v in key.__dict__.items() if k != "limits"} | {
             "key_hash": hash_key(secret),
             "rate_limit": limits.rate,

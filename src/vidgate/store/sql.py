@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +25,12 @@ from vidgate.store.outbox import WebhookOutbox
 from vidgate.store.quotas import admit
 from vidgate.store.sweep import Sweeper
 from vidgate.store.tables import tasks
+from vidgate.store.workers import WorkerRegistry
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
+ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
+CAPPED_CLAIM_LOCK = 7461636876  # a PostgreSQL advisory lock key (the migration lock is ...875)
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,21 @@ def _task(row: Any) -> Task:
         created_ms=row.created_ms,
         started_ms=row.started_ms,
         completed_ms=row.completed_ms,
+        engine=row.engine,
+        engine_state=json.loads(row.engine_state),
     )
 
 
 class SqlTaskStore:
-    """Tasks, and the parts that share their database: `keys`, `sweeper` and the `webhooks` outbox."""
+    """Tasks, and the parts that share their database: `keys`, `sweeper`, the `webhooks` outbox and
+    the `workers` registry."""
 
     def __init__(self, engine: Engine) -> None:
         self.db = Database(engine)
         self.keys = KeyRepository(self.db)
         self.sweeper = Sweeper(self.db)
         self.webhooks = WebhookOutbox(self.db)
+        self.workers = WorkerRegistry(self.db)
 
     @property
     def engine(self) -> Engine:
@@ -88,10 +95,11 @@ class SqlTaskStore:
         idempotency_key: str | None = None,
         request_hash: str | None = None,
         key: ApiKey | None = None,
+        engine: str = "motion",
     ) -> tuple[Task, bool]:
-        """Insert a QUEUED task; returns (task, created). With an idempotency key already used by this
-        tenant for the same request, returns the existing task and created=False. With `key`, the task
-        counts against that key's limits (RateLimitExceeded when they are used up)."""
+        """Insert a QUEUED task for `engine`; returns (task, created). With an idempotency key already
+        used by this tenant for the same request, returns the existing task and created=False. With
+        `key`, the task counts against that key's limits (RateLimitExceeded when they are used up)."""
         if key is not None and key.limits.any and idempotency_key is not None:
             # A replay of a request already accepted costs no quota, and is never refused for it.
             existing = self._by_idempotency_key(tenant_id, idempotency_key)
@@ -114,6 +122,7 @@ class SqlTaskStore:
             "key_id": key.id if key else None,
             "webhook_state": "pending" if params.extra.get("webhook") else None,
             "estimate_ms": params.render_estimate_ms,
+            "engine": engine,
         }
         try:
             return self._insert(row, key), True
@@ -187,26 +196,41 @@ class SqlTaskStore:
         with self.db.read() as conn:
             return [_task(row) for row in conn.execute(query)]
 
-    def work_ahead(self, task: Task) -> WorkAhead:
-        """The work before this queued task starts: the estimates of the queued tasks picked before it,
-        and the time left of those being rendered (one per busy worker)."""
-        priority = int(task.params.off_peak)
-        ahead = and_(
-            tasks.c.status == TaskStatus.QUEUED.value,
-            or_(
-                tasks.c.priority < priority,
-                and_(tasks.c.priority == priority, tasks.c.created_ms < task.created_ms),
-            ),
+    def work_ahead(self, queued: Sequence[Task]) -> dict[str, WorkAhead]:
+        """For each queued task (by id), the work before it starts: the estimates of the queued tasks
+        of its engine picked before it, and what is left of that engine's renders under way. Two
+        statements, however many tasks are asked about (a listing asks about a page of them)."""
+        ids = [task.id for task in queued]
+        if not ids:
+            return {}
+        in_claim_order = (tasks.c.priority, tasks.c.created_ms)
+        # Up to and including this task's (priority, created_ms), less the tasks that share them:
+        # exactly the tasks a claim takes first.
+        up_to_here = func.sum(tasks.c.estimate_ms).over(
+            partition_by=tasks.c.engine, order_by=in_claim_order, range_=(None, 0)
         )
-        rendering = tasks.c.status == TaskStatus.PROCESSING.value
-        query = select(
-            func.coalesce(func.sum(case((ahead, tasks.c.estimate_ms), else_=0)), 0),
-            func.coalesce(func.sum(case((rendering, tasks.c.eta * 1000), else_=0)), 0),
-            func.count(case((rendering, 1))),
-        ).where(tasks.c.status.in_([TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value]))
+        peers = func.sum(tasks.c.estimate_ms).over(partition_by=(tasks.c.engine, *in_claim_order))
+        queue = (
+            select(tasks.c.id, tasks.c.engine, (up_to_here - peers).label("ahead_ms"))
+            .where(tasks.c.status == TaskStatus.QUEUED.value)
+            .subquery()
+        )
+        rendering = (
+            select(tasks.c.engine, func.sum(tasks.c.eta * 1000), func.count())
+            .where(tasks.c.status == TaskStatus.PROCESSING.value)
+            .group_by(tasks.c.engine)
+        )
         with self.db.read() as conn:
-            queued_ms, rendering_ms, busy = conn.execute(query).one()
-        return WorkAhead(int(queued_ms) + int(rendering_ms), int(busy))
+            ahead = conn.execute(select(queue).where(queue.c.id.in_(ids))).all()
+            busy = {
+                engine: (int(left_ms or 0), int(count)) for engine, left_ms, count in conn.execute(rendering)
+            }
+        return {
+            row.id: WorkAhead(
+                int(row.ahead_ms or 0) + busy.get(row.engine, (0, 0))[0], busy.get(row.engine, (0, 0))[1]
+            )
+            for row in ahead
+        }
 
     def request_cancel(self, task_id: str, tenant_id: str) -> Task | None:
         """A queued task ends at once; a running one is flagged and its worker stops at the next check."""
@@ -233,13 +257,18 @@ class SqlTaskStore:
         worker_id: str,
         lease_seconds: float,
         *,
+        engines: Sequence[str] = ("motion",),
+        caps: Mapping[str, int] | None = None,
         off_peak_window_open: bool = False,
         off_peak_deadline_s: float | None = None,
     ) -> Task | None:
-        """Take the next task. Normal tasks go before off-peak ones, unless the off-peak window is
-        open (then first come, first served); off-peak tasks past their deadline are never taken."""
+        """Take the next task of one of `engines`. Normal tasks go before off-peak ones, unless the
+        off-peak window is open (then first come, first served); off-peak tasks past their deadline
+        are never taken. `caps` bounds the tasks of an engine running at once across the deployment
+        (an upstream provider's concurrency): surplus tasks wait here, in the queue."""
         at = now()
         claimable = and_(
+            tasks.c.engine.in_(engines),
             or_(
                 tasks.c.status == TaskStatus.QUEUED.value,
                 and_(tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_until < at),
@@ -247,6 +276,16 @@ class SqlTaskStore:
             tasks.c.attempt < tasks.c.max_attempts,
             tasks.c.cancel_requested.is_(False),
         )
+        capped = {engine: cap for engine, cap in (caps or {}).items() if engine in engines}
+        for engine, cap in capped.items():
+            running = (
+                select(func.count())
+                .select_from(tasks)
+                .where(tasks.c.engine == engine, tasks.c.status == TaskStatus.PROCESSING.value)
+                .where(tasks.c.lease_until >= at)
+                .scalar_subquery()
+            )
+            claimable = and_(claimable, or_(tasks.c.engine != engine, running < cap))
         if off_peak_deadline_s is not None:
             cutoff_ms = int((at - off_peak_deadline_s) * 1000)
             claimable = and_(claimable, or_(tasks.c.priority == 0, tasks.c.created_ms >= cutoff_ms))
@@ -272,6 +311,10 @@ class SqlTaskStore:
             .returning(*tasks.c)
         )
         with self.db.write_transaction() as conn:
+            if capped and self.db.is_postgres:
+                # Claimers of a capped engine count its running tasks one at a time (SQLite's one
+                # writer already does), so two claims never both take the last slot.
+                conn.execute(select(func.pg_advisory_xact_lock(CAPPED_CLAIM_LOCK)))
             row = conn.execute(statement).one_or_none()
         return _task(row) if row else None
 
@@ -306,6 +349,45 @@ class SqlTaskStore:
         """Record inputs once fetched (URLs replaced by stored hashes), so a retry never re-downloads."""
         return self.db.write_one(self._fenced(task_id, attempt).values(params=params.to_json()))
 
+    def save_engine_state(
+        self, task_id: str, attempt: int, values: Mapping[str, Any], public: Mapping[str, Any]
+    ) -> bool:
+        """Merge `values` into what the task's engine keeps across attempts, and `public` into the
+        task's `extra`, fenced by attempt: False when this attempt no longer holds the task."""
+        read = select(tasks.c.engine_state, tasks.c.result_info).where(tasks.c.id == task_id)
+        with self.db.write_transaction() as conn:
+            # The fenced write comes first: it takes the row's lock (PostgreSQL) or the database's
+            # (SQLite), so the read after it and the merge cannot race another writer.
+            if conn.execute(self._fenced(task_id, attempt).values(attempt=attempt)).rowcount != 1:
+                return False
+            state, info = conn.execute(read).one()
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(
+                    engine_state=json.dumps(json.loads(state) | dict(values), sort_keys=True),
+                    result_info=json.dumps(json.loads(info) | dict(public), sort_keys=True),
+                )
+            )
+        return True
+
+    def push_engine_event(self, task_id: str, event: Mapping[str, Any]) -> bool:
+        """Record an event for a task not yet ended (an upstream provider's callback), for its
+        engine to read with `engine_event`; False when there is no such task or it has ended."""
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
+            .values(engine_event=json.dumps(dict(event), sort_keys=True))
+        )
+        return self.db.write_one(statement)
+
+    def engine_event(self, task_id: str) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            text_ = conn.execute(
+                select(tasks.c.engine_event).where(tasks.c.id == task_id)
+            ).scalar_one_or_none()
+        return json.loads(text_) if text_ else None
+
     def complete(self, task_id: str, attempt: int, output_key: str, info: dict[str, Any]) -> bool:
         """False when the attempt lost its task, or a cancel came in (`attempt_state` tells which):
         a task cancelled while its render finished ends CANCELED, never SUCCEED."""
@@ -324,7 +406,9 @@ class SqlTaskStore:
             )
         )
 
-    def fail(self, task_id: str, attempt: int, reason: str) -> bool:
+    def fail(self, task_id: str, attempt: int, reason: str, info: dict[str, Any] | None = None) -> bool:
+        """End the task FAILED with `reason`; `info`, when given, becomes its `extra` notes."""
+        notes = {} if info is None else {"result_info": json.dumps(info, sort_keys=True)}
         return self.db.write_one(
             self._fenced(task_id, attempt).values(
                 status=TaskStatus.FAILED.value,
@@ -333,6 +417,7 @@ class SqlTaskStore:
                 lease_owner=None,
                 lease_until=None,
                 completed_ms=now_ms(),
+                **notes,
             )
         )
 
@@ -352,12 +437,8 @@ class SqlTaskStore:
             self.db.announce_work(conn)
         return released
 
-    def count_by_status(self) -> dict[TaskStatus, int]:
-        query = select(tasks.c.status, func.count()).group_by(tasks.c.status)
+    def count_by_status(self) -> dict[tuple[TaskStatus, str], int]:
+        """Tasks by (status, engine)."""
+        query = select(tasks.c.status, tasks.c.engine, func.count()).group_by(tasks.c.status, tasks.c.engine)
         with self.db.read() as conn:
-            return {TaskStatus(status): int(count) for status, count in conn.execute(query)}
-
-    def has_claimable(self) -> bool:
-        query = select(tasks.c.id).where(tasks.c.status == TaskStatus.QUEUED.value).limit(1)
-        with self.db.read() as conn:
-            return conn.execute(query).first() is not None
+            return {(TaskStatus(status), engine): int(count) for status, engine, count in conn.execute(query)}

@@ -55,6 +55,12 @@ tasks = Table(
     Column("webhook_attempts", Integer, nullable=False, server_default="0"),
     Column("webhook_next_ms", BigInteger),  # retry time, or the sender's lease while sending
     Index("ix_tasks_webhook", "webhook_state", "webhook_next_ms"),
+    # Engine routing (migration 0005): the engine that runs the task, what it keeps across attempts
+    # (e.g. an upstream task id, so a retry resumes it), and the last event pushed for the task.
+    Column("engine", String(32), nullable=False, server_default="motion"),
+    Column("engine_state", Text, nullable=False, server_default="{}"),
+    Column("engine_event", Text),
+    Index("ix_tasks_engine_claim", "status", "engine", "priority", "created_ms"),
 )
 
 api_keys = Table(
@@ -74,4 +80,16 @@ api_keys = Table(
     Column("rate_updated", Float),
     Column("max_concurrency", Integer),
     Column("daily_quota", Integer),
+    Column("engine", String(32)),  # pinned: the key's tasks run on this engine (NULL: any enabled)
+)
+
+# Live workers and the engines each runs (migration 0005): `seen_ms` is renewed while it runs, so the
+# API can say which engine has no worker.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("engines", Text, nullable=False),  # comma-separated engine names
+    Column("started_ms", BigInteger, nullable=False),
+    Column("seen_ms", BigInteger, nullable=False),
 )

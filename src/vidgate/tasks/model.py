@@ -85,6 +85,8 @@ class Task:
     created_ms: int
     started_ms: int | None
     completed_ms: int | None
+    engine: str = "motion"
+    engine_state: dict[str, Any] = field(default_factory=dict)  # kept by its engine across attempts
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,4 @@ class ApiKey:
     created_ms: int
     revoked_ms: int | None
     limits: KeyLimits = field(default_factory=KeyLimits)
+    engine: str | None = None  # pinned: the key's tasks run on this engine

@@ -4,16 +4,26 @@ so a local render is the render a worker would make."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from vidgate.engines.base import Engine, RenderError, RenderJob, ShrinksInputs, output_size
+from vidgate.engines import spec
+from vidgate.engines.base import (
+    Engine,
+    EngineState,
+    NoState,
+    RenderError,
+    RenderJob,
+    ShrinksInputs,
+    output_size,
+)
 from vidgate.errors import InvalidRequestBody
 from vidgate.media.encode import Quality
-from vidgate.media.watermark import Watermark, provenance_tags
+from vidgate.media.watermark import WatermarkStyle, provenance_tags, watermark_in
 from vidgate.settings import Settings
 from vidgate.tasks.model import TaskParams
 
@@ -71,13 +81,20 @@ def build_render_job(
     output: Path,
     settings: Settings,
     engine_name: str,
-    watermark: Watermark | None,
     quality: Quality | None = None,
+    *,
+    task_id: str = "",
+    image_urls: tuple[str, ...] = (),
+    state: EngineState | None = None,
 ) -> tuple[RenderJob, dict[str, object]]:
-    """The job, with its soundtrack and watermark made here so every engine gets them alike, and the
-    soundtrack's notes for the result (e.g. `voice_id_used`). `watermark` is used when the task asks
-    for one. Speech that does not fit (or an unknown voice in strict mode) raises `RenderError`."""
-    soundtrack = _soundtrack(params, len(images), settings)
+    """The job, with its soundtrack and watermark made here so every engine gets them alike (except
+    what the engine makes itself, `EngineLimits.renders_itself`), and the soundtrack's notes for the
+    result (e.g. `voice_id_used`). Speech that does not fit (or an unknown voice in strict mode)
+    raises `RenderError`."""
+    own = spec(engine_name).limits(settings).renders_itself
+    sound = replace(params, bgm=params.bgm and "bgm" not in own, audio=params.audio and "audio" not in own)
+    soundtrack = _soundtrack(sound, len(images), settings)
+    marked = params.watermark and "watermark" not in own
     job = RenderJob(
         images=images,
         prompt=params.prompt,
@@ -89,8 +106,12 @@ def build_render_job(
         encoder_threads=settings.encoder_threads,
         quality=quality or settings.quality,
         audio=soundtrack.samples if soundtrack else None,
-        frame_filter=watermark if params.watermark else None,
+        frame_filter=watermark_in(WatermarkStyle.from_settings(settings)) if marked else None,
         metadata=provenance_tags(engine_name, params.seed),
+        params=params,
+        task_id=task_id,
+        image_urls=image_urls,
+        state=state or NoState(),
     )
     return job, dict(soundtrack.info) if soundtrack else {}
 

@@ -16,36 +16,24 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vidgate.engines import get_engine
-from vidgate.engines.base import (
-    CancelCheck,
-    Engine,
-    ProgressCallback,
-    RenderCancelled,
-    RenderError,
-    RenderJob,
-)
-from vidgate.errors import (
-    CANCELED,
-    RENDER_FAILED,
-    ImageError,
-    InvalidImageFormat,
-    InvalidImageUrl,
-)
+from vidgate.engines import get_engine, spec
+from vidgate.engines.base import CancelCheck, Engine, ProgressCallback, RenderCancelled
+from vidgate.errors import CANCELED, RENDER_FAILED, InvalidImageFormat, InvalidImageUrl, VidgateError
 from vidgate.inputs.fetch import ImageFetcher, log_private_urls_allowed
-from vidgate.inputs.images import STORED_PREFIX, load_stored, normalise, store_image
-from vidgate.media.watermark import Watermark, WatermarkStyle
+from vidgate.inputs.images import STORED_PREFIX, input_key, load_stored, normalise, store_image
 from vidgate.results import ResultDocuments
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.wakeup import WorkWaiter
+from vidgate.store.workers import ANNOUNCE_INTERVAL_S
 from vidgate.tasks.model import Task
 from vidgate.tasks.offpeak import window_is_open
 from vidgate.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
@@ -57,6 +45,8 @@ PROGRESS_INTERVAL_S = 0.5
 INPUTS_SHARE = 0.05  # of the progress bar, for fetching inputs
 # How often a busy worker reads whether its task was cancelled (a lease renewal reads it too).
 CANCEL_POLL_S = 1.0
+# How long a presigned input URL handed to an outside service (an upstream provider) stays valid.
+INPUT_URL_TTL_S = 6 * 3600
 
 
 def video_key(task_id: str, attempt: int) -> str:
@@ -107,33 +97,81 @@ class Heartbeat:
                 self.cancelled.set()
 
 
+class TaskState:
+    """`EngineState` for one attempt: what its engine saves is written to the task row, fenced by
+    the attempt, so that the task's next attempt starts from it."""
+
+    def __init__(self, store: SqlTaskStore, task: Task, heartbeat: Heartbeat) -> None:
+        self.store, self.task, self.heartbeat = store, task, heartbeat
+        self._values = dict(task.engine_state)
+        self.public: dict[str, Any] = {}  # merged into the task's `extra`, kept for its final notes
+
+    def saved(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def save(self, values: Mapping[str, Any], public: Mapping[str, Any] | None = None) -> None:
+        if not self.store.save_engine_state(self.task.id, self.task.attempt, values, public or {}):
+            self.heartbeat.lost.set()
+            raise LeaseLost
+        self._values.update(values)
+        self.public.update(public or {})
+
+    def pushed(self) -> dict[str, Any] | None:
+        return self.store.engine_event(self.task.id)
+
+
 class Worker:
     def __init__(
-        self, settings: Settings, store: SqlTaskStore, objects: ObjectStore, engine: Engine | None = None
+        self,
+        settings: Settings,
+        store: SqlTaskStore,
+        objects: ObjectStore,
+        engine: Engine | None = None,
+        *,
+        engines: Sequence[str] | None = None,
     ) -> None:
+        """Runs the tasks of `engines` (default: the settings' `engines_to_run`), each loaded once
+        here and kept warm; `engine`, when given, runs the tasks of all of them (tests bring theirs)."""
         self.settings, self.store, self.objects = settings, store, objects
-        self.engine = engine or get_engine(settings.engine)
+        names = list(engines or settings.engines_to_run())
+        self.engines = {name: engine or get_engine(name, settings) for name in names}
+        limits = {name: spec(name).limits(settings) for name in self.engines}
+        self.caps = {name: cap.max_running for name, cap in limits.items() if cap.max_running is not None}
         self.fetcher = ImageFetcher(settings)  # tests swap in one with a stub resolver
-        self._watermark_filter: Watermark | None = None  # drawn once per frame size, then reused
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.work_dir = settings.data_dir / "work"
         self.work_dir.mkdir(parents=True, exist_ok=True)
 
     def run(self, stop: threading.Event) -> None:
         """Claim and run tasks until `stop` is set; the task in hand is finished first."""
-        log.info("worker %s started (engine %s)", self.worker_id, self.engine.name)
+        log.info("worker %s started (engines %s)", self.worker_id, ", ".join(self.engines))
         log_private_urls_allowed(self.settings)
         # Expired leases announce themselves to no one: look for them at least every sweep.
         waiter = WorkWaiter(self.store.engine, self.settings.poll_interval, self.settings.sweep_interval)
-        webhooks = threading.Thread(
-            target=self._webhook_sender().run, args=(stop,), name="webhooks", daemon=True
-        )
-        webhooks.start()
+        helpers = [
+            threading.Thread(target=self._webhook_sender().run, args=(stop,), name="webhooks", daemon=True),
+            threading.Thread(target=self._announce, args=(stop,), name="presence", daemon=True),
+        ]
+        for thread in helpers:
+            thread.start()
         try:
             self._loop(stop, waiter)
         finally:
             waiter.close()
-            webhooks.join(timeout=WEBHOOK_TIMEOUT_S + 1)
+            for thread in helpers:
+                thread.join(timeout=WEBHOOK_TIMEOUT_S + 1)
+            with contextlib.suppress(Exception):
+                self.store.workers.leave(self.worker_id)
+
+    def _announce(self, stop: threading.Event) -> None:
+        """Keep this worker's row in the registry fresh, so the API knows its engines are served."""
+        while True:
+            try:
+                self.store.workers.announce(self.worker_id, list(self.engines))
+            except Exception:  # a database blip: the next announcement comes soon enough
+                log.warning("worker announcement failed", exc_info=True)
+            if stop.wait(ANNOUNCE_INTERVAL_S):
+                return
 
     def _webhook_sender(self) -> WebhookSender:
         """Delivers webhooks of ended tasks, whichever process ended them, beside the render loop."""
@@ -164,11 +202,14 @@ class Worker:
         deadline_s = self.settings.off_peak_deadline_hours * 3600
         for task_id, attempt in self.store.sweeper.sweep(off_peak_deadline_s=deadline_s):
             self._remove_earlier_attempts(task_id, attempt + 1)
+        self.store.workers.forget_gone()
 
     def run_once(self) -> bool:
         task = self.store.claim(
             self.worker_id,
             self.settings.lease_seconds,
+            engines=list(self.engines),
+            caps=self.caps,
             off_peak_window_open=window_is_open(self.settings.off_peak_window, datetime.now().time()),
             off_peak_deadline_s=self.settings.off_peak_deadline_hours * 3600,
         )
@@ -182,23 +223,38 @@ class Worker:
     def _process(self, task: Task, heartbeat: Heartbeat) -> None:
         output = self.work_dir / f"{task.id}-{task.attempt}.mp4"
         key = video_key(task.id, task.attempt)
+        engine = self.engines[task.engine]
+        state = TaskState(self.store, task, heartbeat)
         self._remove_earlier_attempts(task.id, task.attempt)
         try:
-            images = self._load_inputs(task)
-            job, sound_info = self._job(task, images, output)
-            result = self.engine.render(
+            images, refs = self._load_inputs(task, engine)
+            job, sound_info = build_render_job(
+                task.params,
+                images,
+                output,
+                self.settings,
+                task.engine,
+                task_id=task.id,
+                image_urls=self._public_urls(refs),
+                state=state,
+            )
+            result = engine.render(
                 job, self._progress_reporter(task, heartbeat), self._cancel_check(heartbeat)
             )
             if heartbeat.lost.is_set():
                 raise LeaseLost
             self.objects.put_file(key, result.path)
-            info = {
-                "engine": self.engine.name,
-                "width": result.width,
-                "height": result.height,
-                **sound_info,
-                **result.info,
-            }
+            info = (
+                task.result_info
+                | state.public
+                | {
+                    "engine": task.engine,
+                    "width": result.width,
+                    "height": result.height,
+                    **sound_info,
+                    **result.info,
+                }
+            )
             if not self.store.complete(task.id, task.attempt, key, info):
                 self.objects.delete(key)  # not published: it must not linger
                 if self.store.attempt_state(task.id, task.attempt).cancel_requested:
@@ -207,11 +263,10 @@ class Worker:
             log.info("task %s done", task.id)
         except LeaseLost:
             log.warning("task %s: lease lost, attempt %d abandoned", task.id, task.attempt)
-        except RenderCancelled:
-            self.store.fail(task.id, task.attempt, CANCELED)
-        except ImageError as exc:
-            self.store.fail(task.id, task.attempt, f"{exc.reason}: {exc.message}")
-        except RenderError as exc:
+        except RenderCancelled as exc:
+            notes = task.result_info | state.public | exc.info if exc.info else None
+            self.store.fail(task.id, task.attempt, CANCELED, notes)
+        except VidgateError as exc:  # images, engines and providers name their reasons alike
             self.store.fail(task.id, task.attempt, f"{exc.reason}: {exc.message}")
         except Exception:
             log.exception("task %s attempt %d failed", task.id, task.attempt)
@@ -222,6 +277,15 @@ class Worker:
         finally:
             output.unlink(missing_ok=True)
 
+    def _public_urls(self, refs: list[str]) -> tuple[str, ...]:
+        """Presigned URLs of the stored inputs, for an engine that hands them to an outside service;
+        empty when the storage cannot presign (a local folder) or anything is missing."""
+        urls = [
+            self.objects.download_url(input_key(ref.removeprefix(STORED_PREFIX)), INPUT_URL_TTL_S)
+            for ref in refs
+        ]
+        return tuple(url for url in urls if url) if all(urls) else ()
+
     def _remove_earlier_attempts(self, task_id: str, attempt: int) -> None:
         """The attempts before `attempt` ended with their worker dead or its lease lost: whatever they
         left (a partial encode, an unpublished upload) is ours to clean, so a crash leaves no orphan
@@ -231,8 +295,9 @@ class Worker:
         for leftover in [*self.work_dir.glob(f"{task_id}-*"), *self.work_dir.glob(f".{task_id}-*")]:
             leftover.unlink(missing_ok=True)
 
-    def _load_inputs(self, task: Task) -> list[np.ndarray]:
-        """Fetch URL inputs once, keep them by hash, and record that so a retry reads the stored copy."""
+    def _load_inputs(self, task: Task, engine: Engine) -> tuple[list[np.ndarray], list[str]]:
+        """Fetch URL inputs once, keep them by hash, and record that so a retry reads the stored copy;
+        the images as the engine reads them, and their stored references."""
         params = task.params
         refs = [
             ref if ref.startswith(STORED_PREFIX) else self._fetch(ref, i)
@@ -243,7 +308,7 @@ class Worker:
         ):
             raise LeaseLost
         loaders = [functools.partial(load_stored, self.objects, ref) for ref in refs]
-        return load_images(params, loaders, self.engine)
+        return load_images(params, loaders, engine), refs
 
     def _fetch(self, url: str, index: int) -> str:
         s = self.settings
@@ -255,15 +320,6 @@ class Worker:
                 f"images[{index}]: the URL did not return a PNG, JPEG or WebP image."
             ) from None
         return store_image(self.objects, png)
-
-    def _job(self, task: Task, images: list[np.ndarray], output: Path) -> tuple[RenderJob, dict[str, object]]:
-        watermark = self._watermark() if task.params.watermark else None
-        return build_render_job(task.params, images, output, self.settings, self.engine.name, watermark)
-
-    def _watermark(self) -> Watermark:
-        if self._watermark_filter is None:
-            self._watermark_filter = Watermark(WatermarkStyle.from_settings(self.settings))
-        return self._watermark_filter
 
     def _progress_reporter(self, task: Task, heartbeat: Heartbeat) -> ProgressCallback:
         started = time.monotonic()
