@@ -104,6 +104,36 @@ class Settings(BaseSettings):
     watermark_image: Path | None = None
     watermark_opacity: float = Field(0.7, gt=0, le=1)
 
+    # The vidu engine, a gateway to the official Vidu API (docs/engines.md).
+    # The Vidu account's API key; required when the engine is enabled. Never logged or reported.
+    vidu_api_key: SecretStr = SecretStr("")
+    # Base URL of the Vidu API (another region's, or a test fake's).
+    vidu_base_url: str = Field("https://api.vidu.com", pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
+    # The provider's model every vidu task uses.
+    vidu_model: str = Field("viduq2-pro", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    # Vidu tasks running at the provider at once, across workers; surplus tasks wait in vidgate's
+    # queue (the provider itself runs 5 of an organisation's tasks at once and queues the rest).
+    vidu_concurrency: int = Field(5, ge=1, le=1000)
+    # Polling of an upstream task: the first interval, its growth per poll, and the longest interval.
+    vidu_poll_interval: float = Field(2.0, gt=0)
+    vidu_poll_backoff: float = Field(1.5, ge=1.0, le=10.0)
+    vidu_poll_max_interval: float = Field(15.0, gt=0)
+    # Time one request to the provider may take (connecting: at most 5 s of it).
+    vidu_request_timeout: float = Field(30.0, gt=0)
+    # Seconds one request may spend being retried (429, 5xx, timeouts); the first delay, doubling.
+    vidu_retry_budget: float = Field(60.0, ge=0)
+    vidu_retry_delay: float = Field(1.0, gt=0)
+    # Longest wait for the provider to finish a task (off-peak tasks: VIDGATE_OFF_PEAK_DEADLINE_HOURS).
+    vidu_max_wait: float = Field(3600.0, gt=0)
+    # The provider's usual time to render a task, for progress and ETA while it does.
+    vidu_expected_render_seconds: float = Field(60.0, gt=0)
+    # Largest video copied from the provider, and the time the copy may take.
+    vidu_max_video_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    vidu_download_timeout: float = Field(120.0, gt=0)
+    # Download videos from VIDGATE_VIDU_BASE_URL's host even if it is not a public address (a provider
+    # inside a private network); other hosts follow the image fetcher's address rules.
+    vidu_allow_provider_host: bool = False
+
     @field_validator("off_peak_window")
     @classmethod
     def _valid_window(cls, value: str) -> str:
