@@ -277,28 +277,40 @@ def _handler(fake: FakeVidu) -> type[http.server.BaseHTTPRequestHandler]:
             if reply.delay:
                 time.sleep(reply.delay)
             data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            chunked = reply.headers.get("Transfer-Encoding") == "chunked"  # no declared size
             self.send_response(reply.status)
             names = {name.lower() for name in reply.headers}
             if "content-type" not in names:
                 self.send_header("Content-Type", "application/json")
-            if "content-length" not in names:
+            if "content-length" not in names and not chunked:
                 self.send_header("Content-Length", str(len(data)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(data)
+                if not chunked:
+                    self.wfile.write(data)
+                    return
+                for start in range(0, len(data), 65536):
+                    piece = data[start : start + 65536]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
 
         do_GET = do_POST = _serve
 
     return Handler
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client hanging up early (a refused download) is expected here, not news
+
+
 @contextlib.contextmanager
 def running_fake(fake: FakeVidu | None = None) -> Iterator[FakeVidu]:
     """Serve a fake on 127.0.0.1 (a random port) for the duration of the block."""
     fake = fake or FakeVidu()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server = _QuietServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     stop = threading.Event()
