@@ -102,6 +102,20 @@ def test_a_create_that_timed_out_is_uncertain_and_not_retried(
     assert state.values == {"create_started": True}, "the next attempt will not create either"
 
 
+def test_a_create_without_an_answer_is_found_by_its_callback(
+    tmp_path: Path, fake: FakeVidu, engine: ViduEngine, make_engine: Callable[..., ViduEngine]
+) -> None:
+    render(engine, make_job(tmp_path, task_id="t-lost"))  # the upstream task the lost answer made
+    (upstream_id,) = fake.tasks
+    fake.script("create", Reply(504, b"Gateway Timeout", {"Content-Type": "text/plain"}))
+    state = MemoryState()
+    state.pushed_event = {"id": upstream_id, "state": "queueing", "payload": "t-lost"}
+    waiting = make_engine(public_base_url="https://video.example.com")
+    assert render(waiting, make_job(tmp_path, state=state, task_id="t-lost")).frames > 0
+    assert state.values["upstream_task_id"] == upstream_id and "upstream_create_uncertain" not in state.public
+    assert len(fake.creates) == 2, "the first render's and the unanswered one: none sent again"
+
+
 def test_a_gateway_timeout_on_create_is_uncertain(tmp_path: Path, fake: FakeVidu, engine: ViduEngine) -> None:
     fake.script("create", Reply(504, b"<html>Gateway Timeout</html>", {"Content-Type": "text/html"}))
     with pytest.raises(RenderError) as failed:

@@ -164,11 +164,16 @@ class ViduEngine:
         try:
             created = self.client.create(endpoint, body)
         except UpstreamFailure as exc:
-            if exc.maybe_created:
-                self._uncertain(job)
-            else:  # the provider said no: nothing exists upstream
+            if not exc.maybe_created:  # the provider said no: nothing exists upstream
                 job.state.save({"create_started": False})
-            raise
+                raise
+            adopted = self._await_announcement(job)
+            if adopted is None:
+                self._uncertain(job)
+                raise
+            log.info("task %s: upstream task %s found in its callback", job.task_id, adopted[0])
+            self._record(job, *adopted)
+            return adopted[0]
         self._record(job, created.task_id, created.credits)
         log.info("task %s: created upstream task %s", job.task_id, created.task_id)
         return created.task_id
@@ -181,6 +186,16 @@ class ViduEngine:
 
     def _upstream_info(self, credits: int | None) -> dict[str, Any]:
         return {"model": self.settings.vidu_model, "credits": credits}
+
+    def _await_announcement(self, job: RenderJob) -> tuple[str, int | None] | None:
+        """After a create whose answer never came: the upstream task named by the provider's callback,
+        if one comes within two of the longest poll intervals (only when callbacks are asked for)."""
+        if not self.settings.public_base_url:
+            return None
+        until = self._clock() + 2 * self.settings.vidu_poll_max_interval
+        while (adopted := _announced_task(job.state.pushed(), job.task_id)) is None and self._clock() < until:
+            self._sleep(min(WAKE_CHECK_S, max(0.0, until - self._clock())))
+        return adopted
 
     @staticmethod
     def _uncertain(job: RenderJob) -> None:
