@@ -59,6 +59,17 @@ def test_a_private_address_is_refused_unless_the_provider_host_is_allowed(
     assert fake.calls("video") == [], "nothing was fetched"
 
 
+def test_under_the_fetchers_rules_the_checked_address_is_the_one_connected_to(
+    tmp_path: Path, fake: FakeVidu, make_engine: Callable[..., ViduEngine]
+) -> None:
+    engine = make_engine(vidu_allow_provider_host=False, allow_private_urls=True)
+    port = fake.base_url.rsplit(":", 1)[1]
+    fake.script("creations", success_with_url(fake, f"http://localhost:{port}/files/1.mp4?expires=9e12"))
+    assert render(engine, make_job(tmp_path)).frames > 0
+    (video,) = fake.calls("video")
+    assert video.headers["host"] == f"localhost:{port}", "connected by address, the host named in Host"
+
+
 def test_allowing_the_provider_host_allows_no_other(
     tmp_path: Path, fake: FakeVidu, engine: ViduEngine
 ) -> None:
@@ -146,3 +157,14 @@ def test_a_download_slower_than_its_timeout_fails(
     with pytest.raises(RenderError) as failed:
         render(engine, make_job(tmp_path))
     assert failed.value.reason == errors.UPSTREAM_DOWNLOAD_FAILED and time.monotonic() - started < 2
+    assert "took too long" in failed.value.message
+
+
+def test_a_video_host_that_refuses_connections_fails_in_words(
+    tmp_path: Path, fake: FakeVidu, engine: ViduEngine
+) -> None:
+    fake.script("creations", success_with_url(fake, "http://127.0.0.1:9/files/1.mp4"))
+    with pytest.raises(RenderError) as failed:
+        render(engine, make_job(tmp_path))
+    assert failed.value.reason == errors.UPSTREAM_DOWNLOAD_FAILED
+    assert "the connection was refused" in failed.value.message

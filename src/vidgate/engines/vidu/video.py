@@ -10,6 +10,7 @@ added by remuxing, packet for packet, never by re-encoding the provider's pictur
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +26,15 @@ from vidgate import errors
 from vidgate.engines.base import RenderError
 from vidgate.engines.vidu.api import tls_context
 from vidgate.errors import InvalidImageUrl
-from vidgate.inputs.fetch import CONNECT_TIMEOUT_S, MAX_REDIRECTS, REDIRECT_CODES, ImageFetcher, Target
+from vidgate.inputs.fetch import (
+    CONNECT_TIMEOUT_S,
+    MAX_ADDRESSES_TRIED,
+    MAX_REDIRECTS,
+    REDIRECT_CODES,
+    ImageFetcher,
+    Target,
+)
+from vidgate.inputs.fetch import _why_unfetchable as why_unfetchable  # the same words for the same faults
 from vidgate.settings import Settings
 
 EXPIRED_CODES = frozenset({401, 403, 404, 410})  # how storage answers a signed URL past its lifetime
@@ -95,26 +104,36 @@ class VideoDownloader:
             raise _failed("it took longer than VIDGATE_VIDU_DOWNLOAD_TIMEOUT")
         timeout = httpx.Timeout(remaining, connect=min(CONNECT_TIMEOUT_S, remaining))
         if isinstance(target, str):
-            request = client.build_request("GET", target, timeout=timeout)
+            requests = [client.build_request("GET", target, timeout=timeout)]
         else:
-            sni = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            request = client.build_request(
-                "GET",
-                target.request_url(target.addresses[0]),
-                headers={"Host": target.host_header},
-                extensions=sni,
-                timeout=timeout,
-            )
-        try:
-            response = client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _failed(f"the connection failed ({type(exc).__name__})") from None
-        try:
-            return self._read(response, partial, deadline, on_fraction)
-        except httpx.HTTPError as exc:
-            raise _failed(f"the transfer failed ({type(exc).__name__})") from None
-        finally:
-            response.close()
+            named = target.scheme == "https" and not _is_ip(target.host)
+            sni = {"sni_hostname": target.host} if named else {}
+            requests = [
+                client.build_request(
+                    "GET",
+                    target.request_url(address),
+                    headers={"Host": target.host_header},
+                    extensions=sni,
+                    timeout=timeout,
+                )
+                for address in target.addresses[:MAX_ADDRESSES_TRIED]
+            ]
+        failure: Exception | None = None
+        for request in requests:  # each of the host's checked addresses, while connecting fails
+            try:
+                response = client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            except httpx.HTTPError as exc:
+                raise _failed(why_unfetchable(exc)) from None
+            try:
+                return self._read(response, partial, deadline, on_fraction)
+            except httpx.HTTPError as exc:
+                raise _failed(why_unfetchable(exc)) from None
+            finally:
+                response.close()
+        raise _failed(why_unfetchable(failure) if failure else "no address answered")
 
     def _read(
         self, response: httpx.Response, partial: Path, deadline: float, on_fraction: Callable[[float], None]
@@ -212,6 +231,14 @@ def add_tags(path: Path, tags: Mapping[str, str]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tagged.unlink()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _failed(why: str) -> RenderError:
