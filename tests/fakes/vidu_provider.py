@@ -130,6 +130,11 @@ class FakeVidu:
         self._scripts: dict[str, deque[Reply]] = {}
         self._ids = itertools.count(880000000000001)
         self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
 
     # Scripting and inspecting.
 
@@ -185,7 +190,10 @@ class FakeVidu:
                 "X-HMAC-ACCESS-KEY": "vidu",
                 "X-HMAC-SIGNATURE": digest,
             }
-        return httpx.post(url, content=json.dumps(body), headers=headers, timeout=5, trust_env=False)
+        with self._lock:
+            if self._http is None:  # one client: each new one loads the CA bundle (~0.1 s)
+                self._http = httpx.Client(timeout=5, trust_env=False)
+        return self._http.post(url, content=json.dumps(body), headers=headers)
 
     def _announce(self) -> None:
         """Send a callback for every task whose state changed since the last one (when enabled)."""
@@ -331,3 +339,4 @@ def running_fake(fake: FakeVidu | None = None) -> Iterator[FakeVidu]:
         server.server_close()
         for thread in threads:
             thread.join(timeout=5)
+        fake.close()

@@ -42,7 +42,7 @@ from vidgate.settings import Settings
 log = logging.getLogger("vidgate.engines.vidu")
 
 # How often a wait between polls looks at cancel requests and pushed callbacks.
-WAKE_CHECK_S = 0.5
+WAKE_CHECK_S = 0.25
 STATE_ORDER = {"created": 0, "queueing": 1, "processing": 2, "success": 3, "failed": 3}
 # Share of the progress bar reached at each upstream state; processing rises toward PROCESSING_END.
 STATE_PROGRESS = {"created": 0.03, "queueing": 0.06, "processing": 0.10, "success": 0.88, "failed": 0.88}
