@@ -128,7 +128,8 @@ def test_the_wait_is_bounded_and_then_cancelled_upstream(
     [
         ("create", Reply(200, b"<html>oops</html>"), "not JSON"),
         ("create", Reply(200, [1, 2]), "not a JSON object"),
-        ("create", Reply(200, {"state": "created"}), "no task_id"),
+        ("create", Reply(200, {"state": "created"}), "no valid task_id"),
+        ("create", Reply(200, {"task_id": "../../admin", "state": "created"}), "no valid task_id"),
         ("creations", Reply(200, {"id": "1", "state": "exploded"}), "is not one of"),
         ("creations", Reply(200, {"id": "1", "state": "success", "creations": []}), "no video URL"),
         ("creations", Reply(200, {"id": "1", "state": "processing", "creations": "x"}), "not a list"),

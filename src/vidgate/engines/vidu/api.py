@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ log = logging.getLogger("vidgate.engines.vidu")
 CONNECT_TIMEOUT_S = 5.0
 MAX_BODY_BYTES = 20 * 1024 * 1024  # the provider's limit on a create request
 MAX_QUOTED_CHARS = 300  # of a provider message quoted in a failure reason
+UPSTREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 STATES = ("created", "queueing", "processing", "success", "failed")
 
 # The provider's reasons (error envelopes, and `err_code` of failed tasks), as vidgate reasons.
@@ -134,10 +136,10 @@ class ViduClient:
     def create(self, endpoint: str, body: bytes) -> Created:
         """POST a create request (`body` is the JSON, already within MAX_BODY_BYTES)."""
         answer = self._json(self._send("POST", endpoint, body, creates=True), "create", maybe_created=True)
-        task_id = answer.get("task_id")
-        if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id):
-            raise self._malformed("create", "it has no task_id", maybe_created=True)
-        return Created(str(task_id), _text(answer.get("state")), _credits(answer.get("credits")))
+        task_id = upstream_id(answer.get("task_id"))
+        if task_id is None:
+            raise self._malformed("create", "it has no valid task_id", maybe_created=True)
+        return Created(task_id, _text(answer.get("state")), _credits(answer.get("credits")))
 
     def task(self, task_id: str) -> TaskView:
         answer = self._json(self._send("GET", f"/ent/v2/tasks/{task_id}/creations"), "creations")
@@ -200,7 +202,7 @@ class ViduClient:
             response = self._http.request(method, path, content=body)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             # Nothing was sent: safe to send again, creates included.
-            return self._transient(errors.UPSTREAM_UNAVAILABLE, "could not connect to the provider"), None
+            return self._transient(errors.UPSTREAM_UNAVAILABLE, _unavailable("could not connect to it")), None
         except httpx.HTTPError as exc:
             why = (
                 "did not answer in time"
@@ -209,7 +211,7 @@ class ViduClient:
             )
             if creates:
                 raise self._uncertain(f"the provider {why} while creating the task") from None
-            return self._transient(errors.UPSTREAM_UNAVAILABLE, f"the provider {why}"), None
+            return self._transient(errors.UPSTREAM_UNAVAILABLE, _unavailable(f"it {why}")), None
         status = response.status_code
         if status == 429 or status >= 500:
             if creates and status == 504:  # a proxy gave up waiting; the provider may have created it
@@ -250,8 +252,6 @@ class ViduClient:
 
     @staticmethod
     def _transient(reason: str, message: str) -> UpstreamFailure:
-        if not message.endswith("."):
-            message = f"{WORDS.get(reason, WORDS[errors.UPSTREAM_UNAVAILABLE])} ({message})."
         return UpstreamFailure(reason, message, transient=True)
 
     @staticmethod
@@ -282,6 +282,19 @@ def failed_task(view: TaskView) -> UpstreamFailure:
     reason = PROVIDER_REASONS.get(view.err_code, errors.UPSTREAM_TASK_FAILED)
     code = _quote(view.err_code, "") or "none given"
     return UpstreamFailure(reason, f"{WORDS[reason]} (upstream task {view.task_id}, err_code {code}).")
+
+
+def upstream_id(value: object) -> str | None:
+    """An upstream task id as the provider gives them (a number, or a string of one), or None: it goes
+    into URL paths, so nothing else is accepted."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if UPSTREAM_ID.fullmatch(text) else None
+
+
+def _unavailable(why: str) -> str:
+    return f"{WORDS[errors.UPSTREAM_UNAVAILABLE]} ({why})."
 
 
 def _reason_for_status(status: int) -> str:

@@ -34,7 +34,14 @@ from vidgate.engines.base import (
     RenderJob,
     RenderResult,
 )
-from vidgate.engines.vidu.api import Creation, TaskView, UpstreamFailure, ViduClient, failed_task
+from vidgate.engines.vidu.api import (
+    Creation,
+    TaskView,
+    UpstreamFailure,
+    ViduClient,
+    failed_task,
+    upstream_id,
+)
 from vidgate.engines.vidu.request import create_request
 from vidgate.engines.vidu.video import VideoDownloader, VideoUrlExpired, add_tags, inspect_video
 from vidgate.settings import Settings
@@ -321,8 +328,8 @@ def _announced_task(pushed: Mapping[str, Any] | None, task_id: str) -> tuple[str
     """The upstream id in the provider's last callback, if that callback is about this task."""
     if not pushed or not task_id or pushed.get("payload") != task_id:
         return None
-    upstream = pushed.get("id") or pushed.get("task_id")
-    if not isinstance(upstream, str | int) or isinstance(upstream, bool) or not str(upstream):
+    upstream = upstream_id(pushed.get("id") or pushed.get("task_id"))
+    if upstream is None:
         return None
     credits = pushed.get("credits")
-    return str(upstream), credits if isinstance(credits, int) and not isinstance(credits, bool) else None
+    return upstream, credits if isinstance(credits, int) and not isinstance(credits, bool) else None
