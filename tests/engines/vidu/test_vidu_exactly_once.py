@@ -3,6 +3,7 @@ have created one without recording it never creates blindly."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,6 +115,20 @@ def test_a_create_without_an_answer_is_found_by_its_callback(
     assert render(waiting, make_job(tmp_path, state=state, task_id="t-lost")).frames > 0
     assert state.values["upstream_task_id"] == upstream_id and "upstream_create_uncertain" not in state.public
     assert len(fake.creates) == 2, "the first render's and the unanswered one: none sent again"
+
+
+def test_with_no_callback_in_time_an_unanswered_create_stays_uncertain(
+    tmp_path: Path, fake: FakeVidu, make_engine: Callable[..., ViduEngine]
+) -> None:
+    engine = make_engine(public_base_url="https://video.example.com", vidu_poll_max_interval=0.1)
+    fake.script("create", Reply(504, b"Gateway Timeout", {"Content-Type": "text/plain"}))
+    state = MemoryState()
+    started = time.monotonic()
+    with pytest.raises(RenderError) as failed:
+        render(engine, make_job(tmp_path, state=state))
+    assert failed.value.reason == errors.UPSTREAM_CREATE_UNCERTAIN
+    assert 0.2 <= time.monotonic() - started < 2, "waited two of the longest poll intervals for a callback"
+    assert state.public == {"upstream_create_uncertain": True}
 
 
 def test_a_gateway_timeout_on_create_is_uncertain(tmp_path: Path, fake: FakeVidu, engine: ViduEngine) -> None:
