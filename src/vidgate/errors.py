@@ -118,6 +118,32 @@ CANCELED = "CANCELED"
 MAX_ATTEMPTS_EXCEEDED = "MAX_ATTEMPTS_EXCEEDED"
 RENDER_FAILED = "RENDER_FAILED"
 
+# Reasons of tasks an upstream provider ran (the vidu engine; docs/engines.md maps each provider reason).
+UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"  # the provider refused vidgate's API key
+UPSTREAM_CREDIT_INSUFFICIENT = "UPSTREAM_CREDIT_INSUFFICIENT"  # the provider account has no credits left
+UPSTREAM_QUOTA_EXCEEDED = "UPSTREAM_QUOTA_EXCEEDED"  # the provider account's quota is used up
+CONTENT_POLICY_VIOLATION = "CONTENT_POLICY_VIOLATION"  # the provider's moderation refused the request
+UPSTREAM_IMAGE_DOWNLOAD_FAILED = "UPSTREAM_IMAGE_DOWNLOAD_FAILED"  # the provider could not fetch an image
+UPSTREAM_MODEL_UNAVAILABLE = "UPSTREAM_MODEL_UNAVAILABLE"  # the configured model is not served now
+UPSTREAM_THROTTLED = "UPSTREAM_THROTTLED"  # still throttled (429) when the retry budget ran out
+UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"  # 5xx, timeouts or no connection, past the retry budget
+UPSTREAM_REJECTED = "UPSTREAM_REJECTED"  # any other refusal of the provider, in its own words
+UPSTREAM_BAD_RESPONSE = "UPSTREAM_BAD_RESPONSE"  # an answer vidgate could not understand
+UPSTREAM_TASK_FAILED = "UPSTREAM_TASK_FAILED"  # the provider ended the task failed, for no known reason
+UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"  # the provider did not finish within VIDGATE_VIDU_MAX_WAIT
+# An earlier attempt was stopped while creating the upstream task, before its id was recorded: it may
+# exist (and be paid for) at the provider, so it is not created again blindly.
+UPSTREAM_CREATE_UNCERTAIN = "UPSTREAM_CREATE_UNCERTAIN"
+UPSTREAM_DOWNLOAD_FAILED = "UPSTREAM_DOWNLOAD_FAILED"  # the finished video could not be downloaded
+UPSTREAM_VIDEO_TOO_LARGE = "UPSTREAM_VIDEO_TOO_LARGE"  # larger than VIDGATE_VIDU_MAX_VIDEO_BYTES
+UPSTREAM_VIDEO_INVALID = "UPSTREAM_VIDEO_INVALID"  # not an MP4 with a video stream
+
+
+class InvalidCallbackSignature(VidgateError):
+    """An upstream provider's callback whose signature does not verify: refused, and it changes nothing."""
+
+    status, reason = 401, "INVALID_CALLBACK_SIGNATURE"
+
 
 class IdempotencyKeyReused(VidgateError):
     status, reason = 409, "IDEMPOTENCY_KEY_REUSED"

@@ -33,7 +33,8 @@ INPUTS: JsonDict = {"section": "inputs"}
 KEYS: JsonDict = {"section": "keys"}
 ENCODING: JsonDict = {"section": "encoding"}
 SOUND: JsonDict = {"section": "sound"}
-SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND)
+VIDU: JsonDict = {"section": "vidu"}
+SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND, VIDU)
 
 
 def _comma_separated(value: object) -> object:
@@ -428,6 +429,142 @@ class Settings(BaseSettings):
         le=1,
         description=("Opacity of the watermark (> 0, ≤ 1)."),
         json_schema_extra=SOUND,
+    )
+
+    vidu_api_key: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "The Vidu account's API key, sent as `Authorization: Token <key>` and used to check the "
+            "provider's signed callbacks. Required when the `vidu` engine is enabled: without it, "
+            "start-up stops with one line naming this variable. Never printed, logged or reported in a "
+            "task (a provider message that echoes it is masked)."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_base_url: str = Field(
+        "https://api.vidu.com",
+        pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$",
+        description=(
+            "Base URL of the Vidu API (`http(s)://host[:port][/path]`): another region's endpoint, or a "
+            "test fake."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_model: str = Field(
+        "viduq2-pro",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description=(
+            "The provider's model for every vidu task. Its durations and resolutions are what submit "
+            "accepts (see engines.md); an unlisted model gets the contract's whole range."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_concurrency: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description=(
+            "Vidu tasks running at the provider at once across all workers (1..1000); the rest wait in "
+            "vidgate's queue. The provider itself runs 5 of an organisation's tasks at once and queues "
+            "the rest."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_poll_interval: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Seconds before the first poll of an upstream task's state (> 0), and again after each change "
+            "of state. A signed callback (with `VIDGATE_PUBLIC_BASE_URL` set) makes the next poll come at "
+            "once."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_poll_backoff: float = Field(
+        1.5,
+        ge=1.0,
+        le=10.0,
+        description=(
+            "Growth of the poll interval after each poll that shows no change (1.0..10.0; 1.0 = fixed)."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_poll_max_interval: float = Field(
+        15.0,
+        gt=0,
+        description=("Longest interval between two polls, in seconds (> 0)."),
+        json_schema_extra=VIDU,
+    )
+    vidu_request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds one request to the provider may take (> 0); connecting may take at most 5 s of it."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_retry_budget: float = Field(
+        60.0,
+        ge=0,
+        description=(
+            "Seconds one request may spend on retries after 429, 5xx, timeouts and refused connections (≥ "
+            "0; 0 = no retry). A `Retry-After` beyond what is left ends the retries at once. A create "
+            "whose answer never came is never retried (see engines.md)."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_retry_delay: float = Field(
+        1.0,
+        gt=0,
+        description=(
+            "First delay between retries, in seconds, doubling after each (> 0); the provider's "
+            "`Retry-After` takes its place when sent."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_max_wait: float = Field(
+        3600.0,
+        gt=0,
+        description=(
+            "Longest wait, in seconds, for the provider to finish a task (> 0); then it is cancelled "
+            "upstream and fails `UPSTREAM_TIMEOUT`. Off-peak tasks wait up to "
+            "`VIDGATE_OFF_PEAK_DEADLINE_HOURS` if that is longer."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_expected_render_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "The provider's usual rendering time (> 0), for progress and ETA while it renders: half of "
+            "the rendering share of the bar is reached after this long."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_max_video_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest video copied from the provider (≥ 1024); above it the task fails "
+            "`UPSTREAM_VIDEO_TOO_LARGE`."
+        ),
+        json_schema_extra=VIDU,
+    )
+    vidu_download_timeout: float = Field(
+        120.0,
+        gt=0,
+        description=("Seconds the copy of one video may take in all, redirects included (> 0)."),
+        json_schema_extra=VIDU,
+    )
+    vidu_allow_provider_host: bool = Field(
+        False,
+        description=(
+            "Copy videos from the host of `VIDGATE_VIDU_BASE_URL` even when it resolves to a loopback or "
+            "private address (a provider inside your network, or a test fake). Videos on any other host "
+            "follow the image fetcher's address rules (public addresses only, unless "
+            "`VIDGATE_ALLOW_PRIVATE_URLS`)."
+        ),
+        json_schema_extra=VIDU,
     )
 
     @field_validator("engines", "worker_engines", mode="before")

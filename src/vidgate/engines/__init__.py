@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidgate.engines.base import Engine, EngineLimits
+from vidgate.engines.vidu.limits import check_vidu_request, check_vidu_settings, vidu_limits
 from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
 from vidgate.tasks.model import TaskParams
@@ -38,12 +39,26 @@ def _load_motion(_settings: Settings) -> Engine:
     return MotionEngine()
 
 
+def _load_vidu(settings: Settings) -> Engine:
+    from vidgate.engines.vidu.engine import ViduEngine
+
+    return ViduEngine(settings)
+
+
 SPECS: dict[str, EngineSpec] = {
     "motion": EngineSpec(
         name="motion",
         description="CPU camera moves over the photos, chosen from the prompt; no model needed.",
         limits=lambda _settings: EngineLimits(),  # honours every parameter
         load=_load_motion,
+    ),
+    "vidu": EngineSpec(
+        name="vidu",
+        description="The official Vidu API, with vidgate as the gateway: its queue, keys, storage, webhooks.",
+        limits=vidu_limits,
+        load=_load_vidu,
+        check_settings=check_vidu_settings,
+        check_request=check_vidu_request,
     ),
 }
 ENGINE_NAMES = tuple(SPECS)
