@@ -9,6 +9,7 @@ from vidgate.api.errors import install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.observe import install_metrics
 from vidgate.api.observe import router as observe_router
+from vidgate.api.providers import router as providers_router
 from vidgate.api.routes import router
 from vidgate.api.service import Services
 from vidgate.inputs.fetch import log_private_urls_allowed
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(observe_router)
+    app.include_router(providers_router)
     install_metrics(app, services.store, settings.enabled_engines())
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)

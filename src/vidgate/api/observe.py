@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.api.deps import ERROR_RESPONSES, Key, TaskIdQuery, services
+from vidgate.errors import UPSTREAM_CREATE_UNCERTAIN
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
 
@@ -79,7 +80,13 @@ class TaskCollector(Collector):
         )  # fmt: skip
         for engine in self.engines:
             workers.add_metric([engine], live.get(engine, 0))
-        yield from (totals, by_engine, workers)
+        uncertain = GaugeMetricFamily(
+            "vidgate_upstream_create_uncertain_tasks",
+            "Tasks failed because a worker died between an upstream create and recording its id "
+            "(the provider may have run them: see docs/engines.md)",
+        )
+        uncertain.add_metric([], self.store.count_failed_with(UPSTREAM_CREATE_UNCERTAIN))
+        yield from (totals, by_engine, workers, uncertain)
 
 
 class RequestMetrics:

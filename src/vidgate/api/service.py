@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidgate import engines
-from vidgate.errors import InvalidImageUrl, InvalidRequestBody, TaskNotFound
+from vidgate.errors import ApiNotFound, InvalidImageUrl, InvalidRequestBody, TaskNotFound
 from vidgate.inputs.fetch import ImageFetcher
 from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
 from vidgate.media.audio.voices import CATALOGUE
@@ -224,6 +224,20 @@ class Services:
                 )
             )
         return EngineList(engines=listed, default=self.settings.engine)
+
+    def record_vidu_callback(
+        self, task_id: str, headers: dict[str, str], path: str, query: str, body: bytes
+    ) -> bool:
+        """Check a Vidu callback's signature and record its body for the task's worker to read."""
+        from vidgate.engines.vidu.callback import verify_callback
+
+        if "vidu" not in self.settings.enabled_engines():
+            raise ApiNotFound("This server runs no vidu engine.")
+        event = verify_callback(headers, path, query, body, self.settings.vidu_api_key.get_secret_value())
+        task = self.store.get_task(task_id) if is_task_id(task_id) else None
+        if task is None or task.engine != "vidu":
+            raise TaskNotFound(f"No vidu task with id {task_id!r}.")
+        return self.store.push_engine_event(task_id, event)
 
 
 def parse_status(text: str) -> TaskStatus:

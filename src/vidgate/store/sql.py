@@ -442,3 +442,11 @@ class SqlTaskStore:
         query = select(tasks.c.status, tasks.c.engine, func.count()).group_by(tasks.c.status, tasks.c.engine)
         with self.db.read() as conn:
             return {(TaskStatus(status), engine): int(count) for status, engine, count in conn.execute(query)}
+
+    def count_failed_with(self, reason: str) -> int:
+        """Tasks that ended FAILED with this reason (the reason, then `: ` and its words)."""
+        query = select(func.count()).where(
+            tasks.c.status == TaskStatus.FAILED.value, tasks.c.reason.startswith(f"{reason}:")
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())

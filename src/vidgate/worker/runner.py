@@ -162,6 +162,13 @@ class Worker:
                 thread.join(timeout=WEBHOOK_TIMEOUT_S + 1)
             with contextlib.suppress(Exception):
                 self.store.workers.leave(self.worker_id)
+            self.close()
+
+    def close(self) -> None:
+        """Release what the engines hold (an upstream client's connections, a model's memory)."""
+        for engine in set(self.engines.values()):
+            if callable(close := getattr(engine, "close", None)):
+                close()
 
     def _announce(self, stop: threading.Event) -> None:
         """Keep this worker's row in the registry fresh, so the API knows its engines are served."""
