@@ -8,7 +8,7 @@ Outside `api/`: webhook deliveries (`vidgate.results`) and `vidgate generate` sp
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
@@ -96,22 +96,26 @@ class TaskInfo(BaseModel):
     progress_percent: int
 
 
+# Hosted-API clients parse these strings as integers: never "", "0" until the moment is known.
+IntegerString = Annotated[str, Field(pattern=r"^[0-9]+$")]
+
+
 class DebugInfo(BaseModel):
     request_info: str = ""
-    submit_time_ms: str = ""
-    execute_time_ms: str = ""
-    complete_time_ms: str = ""
+    submit_time_ms: IntegerString = "0"
+    execute_time_ms: IntegerString = "0"
+    complete_time_ms: IntegerString = "0"
 
 
 class ResultExtra(BaseModel):
     model_config = ConfigDict(extra="allow")  # engine notes (camera move, voice used) ride along
-    seed: str
+    seed: IntegerString
     debug_info: DebugInfo
 
 
 class Video(BaseModel):
     video_url: str
-    video_url_ttl: str
+    video_url_ttl: IntegerString
     video_type: Literal["mp4"] = "mp4"
 
 
