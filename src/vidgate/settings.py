@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr = SecretStr("")
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    # Checked here: uvicorn takes 99999 as a random port and -1 as a socket error.
+    port: int = Field(8000, ge=1, le=65535)
     # Base of the URLs handed to clients (video_url). Empty = the URL the request came in on.
     public_base_url: str = ""
     # Secret for signing video URLs. Empty = generated once and kept in `<data_dir>/signing-secret`,
