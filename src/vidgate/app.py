@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from vidgate import __version__
+from vidgate.api.cors import Cors
 from vidgate.api.errors import install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.observe import install_metrics
@@ -15,6 +17,8 @@ from vidgate.inputs.fetch import log_private_urls_allowed
 from vidgate.settings import Settings
 from vidgate.storage import open_store
 from vidgate.store.db import open_task_store
+
+DOCS_ASSETS_PATH = "/docs/assets"
 
 
 def build_services(settings: Settings) -> Services:
@@ -30,10 +34,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings or Settings())
     settings = services.settings
     log_private_urls_allowed(settings)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with fastapi-offline, not
+    # from a CDN: the pages work on a machine with no internet, and tell no third party they were read.
+    app = FastAPIOffline(
         title="vidgate",
         version=__version__,
         description="Self-hosted, drop-in server for the VIDU Q2 Pro image-to-video async API.",
+        static_url=DOCS_ASSETS_PATH,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -42,4 +49,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_metrics(app, services.store)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    if settings.cors_origin_list():  # outermost, so that refusals (413...) carry CORS headers too
+        app.add_middleware(Cors, origins=settings.cors_origin_list())
     return app

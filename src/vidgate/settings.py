@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from vidgate.media.audio.voices import BY_ID as VOICES_BY_ID
 from vidgate.media.audio.voices import DEFAULT_VOICE_ID
 from vidgate.tasks.limits import parse_rate
 from vidgate.tasks.offpeak import parse_window
+
+# What a browser sends as `Origin`: scheme and host, a port perhaps, never a path or a trailing slash.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -50,6 +54,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # Base of the URLs handed to clients (video_url). Empty = the URL the request came in on.
     public_base_url: str = ""
+    # Browser front-ends on other origins allowed to call the API (CORS): a comma-separated list of
+    # origins (`https://app.example.com,http://localhost:3000`) or `*` for any. Empty = none.
+    cors_origins: str = ""
     # Secret for signing video URLs. Empty = generated once and kept in `<data_dir>/signing-secret`,
     # so that every process sharing the data folder signs alike. Set it when API processes do not.
     signing_secret: str = ""
@@ -111,6 +118,17 @@ class Settings(BaseSettings):
         parse_window(value)
         return value.strip()
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: str) -> str:
+        origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path")
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("'*' allows every origin: give it alone, or list origins")
+        return ",".join(origins)
+
     @field_validator("default_voice")
     @classmethod
     def _catalogue_voice(cls, value: str) -> str:
@@ -137,6 +155,9 @@ class Settings(BaseSettings):
     def _valid_rate(cls, value: str) -> str:
         parse_rate(value)
         return value.strip()
+
+    def cors_origin_list(self) -> list[str]:
+        return self.cors_origins.split(",") if self.cors_origins else []
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vidgate.db'}"
