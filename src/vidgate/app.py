@@ -11,6 +11,7 @@ from vidgate.api.errors import install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.observe import install_metrics
 from vidgate.api.observe import router as observe_router
+from vidgate.api.openapi import install_openapi
 from vidgate.api.routes import router
 from vidgate.api.service import Services
 from vidgate.inputs.fetch import log_private_urls_allowed
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(router)
     app.include_router(observe_router)
     install_metrics(app, services.store)
+    install_openapi(app, settings)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     if settings.cors_origin_list():  # outermost, so that refusals (413...) carry CORS headers too

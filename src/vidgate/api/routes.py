@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from vidgate.api.auth import require_key
+from vidgate.api.openapi import error_responses
 from vidgate.api.service import Services, is_task_id
 from vidgate.errors import FileNotFound, InvalidRequestBody, InvalidSignature, ServiceUnavailable
 from vidgate.schemas import (
-    ErrorEnvelope,
     SubmitRequest,
     SubmitResponse,
     TaskList,
@@ -26,14 +26,17 @@ from vidgate.schemas import (
 from vidgate.storage.signing import verify
 from vidgate.tasks.model import ApiKey, TaskStatus
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 413, 429, 500)
-}
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter()
+# The envelope's codes each kind of operation can answer with (documented per operation).
+KEYED = (400, 401, 403, 500)  # a request with a key: bad parameters, no key, a bad key, a fault
+ON_A_TASK = (*KEYED, 404)
 STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
 Key = Annotated[ApiKey, Depends(require_key)]
 # min_length: `?task_id=` is answered as a missing task_id is, not as an unknown one.
 TaskIdQuery = Annotated[str, Query(min_length=1, max_length=64)]
+# What `next_cursor` looks like: creation time in ms, `_`, the task id (a UUID as str() writes it).
+# In the document only: the route refuses anything else in its own words.
+CURSOR_PATTERN = r"^[0-9]{1,15}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
 
@@ -62,7 +65,8 @@ def _task_links(*operations: str) -> dict[str, object]:
                 "#/paths/~1v3~1async~1task-cancel/post",
                 "#/paths/~1v3~1async~1task-events/get",
             )
-        }
+        },
+        **error_responses(*KEYED, 409, 413, 429),
     },
 )
 def submit(
@@ -77,19 +81,19 @@ def submit(
     return SubmitResponse(task_id=task.id)
 
 
-@router.get("/v3/async/task-result", response_model=TaskResult)
+@router.get("/v3/async/task-result", response_model=TaskResult, responses=error_responses(*ON_A_TASK))
 def task_result(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.get(task_id, key.tenant_id), str(request.base_url))
 
 
-@router.post("/v3/async/task-cancel", response_model=TaskResult)
+@router.post("/v3/async/task-cancel", response_model=TaskResult, responses=error_responses(*ON_A_TASK))
 def task_cancel(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.cancel(task_id, key.tenant_id), str(request.base_url))
 
 
-@router.get("/v3/async/tasks", response_model=TaskList)
+@router.get("/v3/async/tasks", response_model=TaskList, responses=error_responses(*KEYED))
 def list_tasks(
     request: Request,
     key: Key,
@@ -101,7 +105,10 @@ def list_tasks(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page", json_schema_extra={"pattern": CURSOR_PATTERN}),
+    ] = None,
 ) -> TaskList:
     svc = services(request)
     wanted = None
@@ -128,7 +135,7 @@ def list_tasks(
     return TaskList(tasks=[svc.result_document(t, base) for t in tasks], next_cursor=next_cursor)
 
 
-@router.get("/v3/voices", response_model=VoiceList)
+@router.get("/v3/voices", response_model=VoiceList, responses=error_responses(500))
 def voices(request: Request) -> VoiceList:
     """The voice catalogue (vidgate extension). Public, like the docs: it names no tenant's data."""
     return services(request).voice_catalogue()
