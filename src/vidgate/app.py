@@ -35,13 +35,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings or Settings())
     settings = services.settings
     log_private_urls_allowed(settings)
-    # /docs and /redoc load Swagger UI and ReDoc from files installed with fastapi-offline, not
-    # from a CDN: the pages work on a machine with no internet, and tell no third party they were read.
+    # /docs loads Swagger UI from files installed with fastapi-offline, not from a CDN: the page
+    # works on a machine with no internet, and tells no third party it was read. No /redoc: ReDoc's
+    # page fetches its logo from its CDN whatever it is given.
     app = FastAPIOffline(
         title="vidgate",
         version=__version__,
         description="Self-hosted, drop-in server for the VIDU Q2 Pro image-to-video async API.",
         static_url=DOCS_ASSETS_PATH,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
