@@ -13,11 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from vidgate.errors import TaskFailure, VidgateError
+from vidgate.errors import CorsRefused, TaskFailure, VidgateError
 from vidgate.schemas import ErrorEnvelope
 from vidgate.settings import Settings
 
 FRAMEWORK_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# Errors no documented operation answers with: a task's own failure reason (it is stored, not sent),
+# and the refusal of a CORS preflight (an OPTIONS, which is no operation of the document).
+NOT_OPERATION_ERRORS = (TaskFailure, CorsRefused)
 
 
 def _reasons_by_status() -> dict[int, list[str]]:
@@ -27,7 +30,7 @@ def _reasons_by_status() -> dict[int, list[str]]:
     while pending:
         error = pending.pop(0)
         pending += error.__subclasses__()
-        if error is not TaskFailure and "reason" in vars(error):
+        if error not in NOT_OPERATION_ERRORS and "reason" in vars(error):
             found.setdefault(error.status, []).append(error.reason)
     return found
 
