@@ -319,3 +319,39 @@ def test_a_serve_option_overrides_a_bad_variable(cli_env: Path, monkeypatch: pyt
     code, _, err = run("serve", "--port", "8123", "--workers", "0")
     assert code == 0, err
     assert served["port"] == 8123
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "message"),
+    [
+        (["--port", "99999"], None, "--port: Input should be less than or equal to 65535 (given 99999)"),
+        (["--port", "-1"], None, "--port: Input should be greater than or equal to 1 (given -1)"),
+        (["--port", "0"], None, "--port: Input should be greater than or equal to 1 (given 0)"),
+        ([], "99999", "VIDGATE_PORT: Input should be less than or equal to 65535 (given '99999')"),
+        ([], "-1", "VIDGATE_PORT: Input should be greater than or equal to 1 (given '-1')"),
+    ],
+)
+def test_a_port_out_of_range_stops_serve_before_it_listens(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, option: list[str], variable: str | None, message: str
+) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: served.append(options))
+    if variable is not None:
+        monkeypatch.setenv("VIDGATE_PORT", variable)
+    code, out, err = run("serve", *option, "--workers", "0")
+    assert (code, out, err) == (2, "", f"error: {message}\n")
+    assert served == [] and not cli_env.exists(), "nothing was started or written"
+
+
+@pytest.mark.parametrize("port", ["1", "65535"])
+def test_the_ends_of_the_port_range_are_served(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    import uvicorn
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.update(options))
+    code, _, err = run("serve", "--port", port, "--workers", "0")
+    assert (code, served.get("port")) == (0, int(port)), err

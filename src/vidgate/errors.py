@@ -83,6 +83,12 @@ class MethodNotAllowed(VidgateError):
     status, reason = 405, "METHOD_NOT_ALLOWED"
 
 
+class CorsRefused(VidgateError):
+    """A browser's preflight for an origin, method or header the API does not allow cross-origin."""
+
+    status, reason = 400, "CORS_REQUEST_REFUSED"
+
+
 class RequestTooLarge(VidgateError):
     status, reason = 413, "REQUEST_BODY_TOO_LARGE"
 

@@ -60,8 +60,8 @@ class ResultDocuments:
                 debug_info=DebugInfo(
                     request_info=json.dumps({"attempt": task.attempt}),
                     submit_time_ms=str(task.created_ms),
-                    execute_time_ms=str(task.started_ms or ""),
-                    complete_time_ms=str(task.completed_ms or ""),
+                    execute_time_ms=str(task.started_ms or 0),
+                    complete_time_ms=str(task.completed_ms or 0),
                 ),
                 **{k: v for k, v in task.result_info.items() if k not in RESERVED_EXTRA_KEYS},
             ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
@@ -21,9 +21,31 @@ MAX_SEED = 2**32 - 1
 MAX_VOICE_ID_CHARS = 256
 
 
+# The OpenAPI document states what the server accepts, so that a client (or schemathesis) that keeps
+# to it is not refused. Each `json_schema_extra` below only describes a rule the server enforces
+# itself, in the contract's words and reasons (an image URL that is no URL is INVALID_IMAGE_URL,
+# not a pattern mismatch); what no schema can say (a host's addresses, an image's content) stays out.
+# What str.strip() trims, spelled out: `\s` differs between regex engines (ECMA's lacks \x1c-\x1f).
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# An http(s) URL as the URL check takes it before it looks at the host's addresses: no whitespace,
+# control character or backslash, no user name, a port in 0..65535. (IPv6 literals, which the check
+# also takes, are left out: a bracketed host parses only as a valid IPv6 address, too long a pattern.)
+_UNSAFE = rf"{WHITESPACE}\x00-\x1f\x7f\\"
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_HTTP_URL = rf"[hH][tT][tT][pP][sS]?://[^{_UNSAFE}@/?#:\[\]]+(:{_PORT}?)?([/?#][^{_UNSAFE}]*)?"
+HTTP_URL_PATTERN = f"^{_HTTP_URL}$"
+IMAGE_REF_PATTERN = f"^({_HTTP_URL}|[dD][aA][tT][aA]:.*)$"
+# 1..2000 characters once leading and trailing whitespace is trimmed.
+PROMPT_PATTERN = (
+    rf"^[{WHITESPACE}]*[^{WHITESPACE}]([\s\S]{{0,{MAX_PROMPT_CHARS - 2}}}[^{WHITESPACE}])?[{WHITESPACE}]*$"
+)
+# No control characters (Unicode category Cc).
+VOICE_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 class WebhookSpec(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    url: StrictStr
+    url: StrictStr = Field(json_schema_extra={"minLength": 1, "pattern": HTTP_URL_PATTERN})
 
 
 class SubmitExtra(BaseModel):
@@ -51,15 +73,24 @@ class SubmitRequest(BaseModel):
         },
     )
 
-    images: list[StrictStr] = Field(min_length=1, description="http(s) URLs or data:image/...;base64, URIs")
-    prompt: StrictStr = Field(min_length=1, description=f"1..{MAX_PROMPT_CHARS} characters after trimming")
+    images: list[Annotated[StrictStr, Field(json_schema_extra={"pattern": IMAGE_REF_PATTERN})]] = Field(
+        min_length=1, description="http(s) URLs or data:image/...;base64, URIs"
+    )
+    prompt: StrictStr = Field(
+        min_length=1,
+        description=f"1..{MAX_PROMPT_CHARS} characters after trimming",
+        json_schema_extra={"pattern": PROMPT_PATTERN},
+    )
     duration: StrictInt = Field(5, ge=1, le=10, description="seconds")
     resolution: Literal["540p", "720p", "1080p"] = "720p"
     movement_amplitude: Literal["auto", "small", "medium", "high", "large"] = "auto"
     seed: StrictInt | None = Field(None, ge=0, le=MAX_SEED)
     bgm: StrictBool = False
     audio: StrictBool = False
-    voice_id: StrictStr | None = None
+    voice_id: StrictStr | None = Field(
+        None,
+        json_schema_extra={"minLength": 1, "maxLength": MAX_VOICE_ID_CHARS, "pattern": VOICE_ID_PATTERN},
+    )
     off_peak: StrictBool = False
     watermark: StrictBool = False
     extra: SubmitExtra | None = None
@@ -123,23 +154,27 @@ class TaskInfo(BaseModel):
     progress_percent: int
 
 
+# Hosted-API clients parse these strings as integers: never "", "0" until the moment is known.
+IntegerString = Annotated[str, Field(pattern=r"^[0-9]+$")]
+
+
 class DebugInfo(BaseModel):
     request_info: str = ""
-    submit_time_ms: str = ""
-    execute_time_ms: str = ""
-    complete_time_ms: str = ""
+    submit_time_ms: IntegerString = "0"
+    execute_time_ms: IntegerString = "0"
+    complete_time_ms: IntegerString = "0"
 
 
 class ResultExtra(BaseModel):
     model_config = ConfigDict(extra="allow")  # engine notes (camera move, voice used) ride along
-    seed: str
+    seed: IntegerString
     engine: str = Field(description="the engine that runs the task (vidgate extension)")
     debug_info: DebugInfo
 
 
 class Video(BaseModel):
     video_url: str
-    video_url_ttl: str
+    video_url_ttl: IntegerString
     video_type: Literal["mp4"] = "mp4"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -35,6 +36,10 @@ ENCODING: JsonDict = {"section": "encoding"}
 SOUND: JsonDict = {"section": "sound"}
 VIDU: JsonDict = {"section": "vidu"}
 SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND, VIDU)
+
+
+# What a browser sends as `Origin`: scheme and host, a port perhaps, never a path or a trailing slash.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 def _comma_separated(value: object) -> object:
@@ -134,7 +139,21 @@ class Settings(BaseSettings):
     )
     port: int = Field(
         8000,
-        description=("TCP port of `vidgate serve` (`--port` overrides)."),
+        ge=1,
+        le=65535,
+        description=("TCP port of `vidgate serve` (1..65535; `--port` overrides)."),
+        json_schema_extra=HTTP,
+    )
+    cors_origins: str = Field(
+        "",
+        description=(
+            "Origins of browser front-ends allowed to call the API cross-origin (CORS): a comma-separated "
+            "list of `scheme://host[:port]` (`https://app.example.com,http://localhost:3000`), or `*` for "
+            "any origin. Empty = none: a preflight gets `405 METHOD_NOT_ALLOWED` and no CORS headers. A "
+            "preflight from another origin, or for another method or header, gets `400 "
+            "CORS_REQUEST_REFUSED`. Requests carry the key in `Authorization`, never cookies, so "
+            "credentials are not allowed."
+        ),
         json_schema_extra=HTTP,
     )
     public_base_url: str = Field(
@@ -587,6 +606,20 @@ class Settings(BaseSettings):
     def engines_to_run(self) -> list[str]:
         """The engines this process's workers run."""
         return self.worker_engines or self.enabled_engines()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: str) -> str:
+        origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path")
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("'*' allows every origin: give it alone, or list origins")
+        return ",".join(origins)
+
+    def cors_origin_list(self) -> list[str]:
+        return self.cors_origins.split(",") if self.cors_origins else []
 
     @field_validator("off_peak_window")
     @classmethod

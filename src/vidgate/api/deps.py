@@ -1,5 +1,5 @@
 """What the API's routers share: the services, the authenticated key, common parameters and the
-error responses every operation declares."""
+error codes operations declare."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from fastapi import Depends, Query, Request
 
 from vidgate.api.auth import require_key
 from vidgate.api.service import Services
-from vidgate.schemas import ErrorEnvelope
 from vidgate.tasks.model import ApiKey
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 413, 429, 500)
-}
+# The envelope's codes each kind of operation can answer with (documented per operation).
+KEYED = (400, 401, 403, 500)  # a request with a key: bad parameters, no key, a bad key, a fault
+ON_A_TASK = (*KEYED, 404)
 Key = Annotated[ApiKey, Depends(require_key)]
 # min_length: `?task_id=` is answered as a missing task_id is, not as an unknown one.
 TaskIdQuery = Annotated[str, Query(min_length=1, max_length=64)]

@@ -14,17 +14,18 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidgate.api.deps import ERROR_RESPONSES, Key, TaskIdQuery, services
+from vidgate.api.deps import ON_A_TASK, Key, TaskIdQuery, services
+from vidgate.api.openapi import error_responses
 from vidgate.errors import UPSTREAM_CREATE_UNCERTAIN
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter()
 EVENT_POLL_S = 0.25
 KEEPALIVE_S = 15.0
 
 
-@router.get("/v3/async/task-events", response_class=StreamingResponse)
+@router.get("/v3/async/task-events", response_class=StreamingResponse, responses=error_responses(*ON_A_TASK))
 async def task_events(request: Request, key: Key, task_id: TaskIdQuery) -> Response:
     """A `text/event-stream` of the task-result document: one `task` event whenever status,
     progress or eta change, ending after the terminal one. Unknown ids are a 404 before streaming."""

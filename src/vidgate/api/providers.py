@@ -7,10 +7,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from vidgate.api.deps import ERROR_RESPONSES, TaskIdQuery, services
+from vidgate.api.deps import TaskIdQuery, services
 from vidgate.engines.vidu.callback import CALLBACK_PATH
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter()
 
 
 @router.post(CALLBACK_PATH, include_in_schema=False)

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from vidgate import clock
-from vidgate.api.deps import ERROR_RESPONSES, GET_AND_HEAD, Key, TaskIdQuery, services
+from vidgate.api.deps import GET_AND_HEAD, KEYED, ON_A_TASK, Key, TaskIdQuery, services
+from vidgate.api.openapi import error_responses
 from vidgate.errors import FileNotFound, InvalidSignature, ServiceUnavailable
 from vidgate.schemas import (
     SUBMIT_PATH,
@@ -26,8 +27,11 @@ from vidgate.schemas import (
 from vidgate.storage.signing import verify
 from vidgate.tasks.model import TaskStatus
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter()
 STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire, status.value)]
+# What `next_cursor` looks like: creation time in ms, `_`, the task id (a UUID as str() writes it).
+# In the document only: the route refuses anything else in its own words.
+CURSOR_PATTERN = r"^[0-9]{1,15}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
 
@@ -52,7 +56,8 @@ def _task_links(*operations: str) -> dict[str, object]:
                 "#/paths/~1v3~1async~1task-cancel/post",
                 "#/paths/~1v3~1async~1task-events/get",
             )
-        }
+        },
+        **error_responses(*KEYED, 409, 413, 429),
     },
 )
 def submit(
@@ -67,19 +72,19 @@ def submit(
     return SubmitResponse(task_id=task.id)
 
 
-@router.get("/v3/async/task-result", response_model=TaskResult)
+@router.get("/v3/async/task-result", response_model=TaskResult, responses=error_responses(*ON_A_TASK))
 def task_result(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.get(task_id, key.tenant_id), str(request.base_url))
 
 
-@router.post("/v3/async/task-cancel", response_model=TaskResult)
+@router.post("/v3/async/task-cancel", response_model=TaskResult, responses=error_responses(*ON_A_TASK))
 def task_cancel(request: Request, key: Key, task_id: TaskIdQuery) -> TaskResult:
     svc = services(request)
     return svc.result_document(svc.cancel(task_id, key.tenant_id), str(request.base_url))
 
 
-@router.get("/v3/async/tasks", response_model=TaskList)
+@router.get("/v3/async/tasks", response_model=TaskList, responses=error_responses(*KEYED))
 def list_tasks(
     request: Request,
     key: Key,
@@ -91,18 +96,21 @@ def list_tasks(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page", json_schema_extra={"pattern": CURSOR_PATTERN}),
+    ] = None,
 ) -> TaskList:
     return services(request).list_tasks(key.tenant_id, status, limit, cursor, str(request.base_url))
 
 
-@router.get("/v3/voices", response_model=VoiceList)
+@router.get("/v3/voices", response_model=VoiceList, responses=error_responses(500))
 def voices(request: Request) -> VoiceList:
     """The voice catalogue (vidgate extension). Public, like the docs: it names no tenant's data."""
     return services(request).voice_catalogue()
 
 
-@router.get("/v3/engines", response_model=EngineList)
+@router.get("/v3/engines", response_model=EngineList, responses=error_responses(500))
 def engines(request: Request) -> EngineList:
     """The engines this deployment runs (vidgate extension): their limits, and whether a worker runs
     each now. Public, like the voices: it names no tenant's data."""
