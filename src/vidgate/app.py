@@ -11,6 +11,7 @@ from vidgate.api.observe import install_metrics
 from vidgate.api.observe import router as observe_router
 from vidgate.api.routes import router
 from vidgate.api.service import Services
+from vidgate.api.web import router as web_router
 from vidgate.inputs.fetch import log_private_urls_allowed
 from vidgate.settings import Settings
 from vidgate.storage import open_store
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(observe_router)
+    app.include_router(web_router)
     install_metrics(app, services.store)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
