@@ -1,0 +1,202 @@
+"""The playground in a real browser (Debian's chromium through Playwright, never a downloaded one)
+against a real server on 127.0.0.1 with a worker: fill the form, Generate, watch the progress, play
+and download the video; errors beside their field; phone width; no script errors.
+
+Screenshots are kept under var/test-artefacts/playground/ (ignored by git)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import make_image, probe
+from live import LiveServer, live_server
+from vidgate.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARTEFACTS = Path(__file__).parents[2] / "var" / "test-artefacts" / "playground"
+LAPTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
+        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (the dev extra)")
+
+
+@dataclass
+class Console:
+    """What the page said on its console: uncaught errors and error messages (a CSP refusal is one)."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
+        page.on("console", self._message)
+
+    def _message(self, message: Any) -> None:
+        # An HTTP error answer the page handles (a 403 for a wrong key, the 404 of a server without
+        # /v3/engines) is logged by chromium as "Failed to load resource"; every other error counts.
+        if message.type == "error" and not message.text.startswith("Failed to load resource: the server"):
+            self.problems.append(message.text)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    with live_server(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    path.write_bytes(make_image(640, 360, seed=2))
+    return path
+
+
+def open_page(browser: Any, server: LiveServer, viewport: dict[str, int]) -> tuple[Any, Console]:
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    page = context.new_page()
+    console = Console()
+    console.watch(page)
+    page.goto(server.base_url + "/")
+    return page, console
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def fill_request(page: Any, key: str, photo: Path) -> None:
+    page.get_by_label("API key").fill(key)
+    page.get_by_label("Images", exact=True).set_input_files(str(photo))
+    page.get_by_label("Prompt").fill("Slow zoom in on the harbour")
+    page.get_by_label("Duration").fill("1")
+    page.get_by_label("Resolution").select_option("540p")
+    page.get_by_label("Seed").fill("5")
+
+
+def no_horizontal_scroll(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_generate_play_download(
+    browser: Any, server: LiveServer, photo: Path, tmp_path: Path, viewport: dict[str, int]
+) -> None:
+    page, console = open_page(browser, server, viewport)
+    fill_request(page, server.key, photo)
+    assert page.get_by_role("list", name="Chosen images").get_by_role("listitem").count() == 1
+    page.get_by_role("button", name="Generate").click()
+
+    progress = page.get_by_role("progressbar")
+    progress.wait_for(state="visible")
+    page.wait_for_function("() => document.getElementById('progress').value === 100", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=30_000)
+    assert page.locator("#task-status").inner_text().startswith("Done")
+    assert page.locator("#seed-used").inner_text() == "5"
+    assert page.evaluate("document.getElementById('video').duration") == pytest.approx(1.0, abs=0.1)
+    page.evaluate("document.getElementById('video').play()")
+    page.wait_for_function("() => document.getElementById('video').currentTime > 0", timeout=10_000)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download").click()
+    saved = tmp_path / "downloaded.mp4"
+    download_info.value.save_as(saved)
+    assert probe(saved)["frames"] == 24
+
+    curl = page.get_by_label("curl").input_value()
+    assert "--data-binary @var/request.json" in curl and "$VIDGATE_API_KEY" in curl
+    assert server.key not in curl, "the snippet never carries the key"
+    python = page.get_by_label("Python SDK").input_value()
+    assert '["photo.png"]' in python and "seed=5," in python and '"Slow zoom in on the harbour"' in python
+
+    task_id = page.locator("#task-id").inner_text().removeprefix("Task ")
+    recent = page.get_by_role("listitem").filter(has_text=task_id)
+    recent.wait_for()
+    assert "SUCCEED" in recent.inner_text()
+    assert no_horizontal_scroll(page)
+    screenshot(page, f"done-{viewport['width']}")
+    assert console.problems == []
+
+
+def test_a_wrong_key_is_shown_beside_the_key_field(browser: Any, server: LiveServer, photo: Path) -> None:
+    page, console = open_page(browser, server, LAPTOP)
+    fill_request(page, "vg_not_a_key", photo)
+    page.get_by_role("button", name="Generate").focus()
+    page.keyboard.press("Enter")  # by keyboard
+    error = page.locator("#api-key-error")
+    error.wait_for(state="visible")
+    assert "INVALID_API_KEY" in error.inner_text()
+    assert page.get_by_label("API key").get_attribute("aria-invalid") == "true"
+    assert page.locator("#run").is_hidden()
+    screenshot(page, "wrong-key")
+    assert console.problems == []
+
+
+def test_a_too_long_prompt_and_a_too_large_image_name_their_field(
+    browser: Any, settings: Settings, tmp_path: Path
+) -> None:
+    small = settings.model_copy(update={"max_image_bytes": 2048})
+    big = tmp_path / "big.png"
+    big.write_bytes(make_image(640, 360, seed=9))
+    with live_server(small, with_worker=False) as server:
+        page, console = open_page(browser, server, LAPTOP)
+        fill_request(page, server.key, big)
+        page.get_by_role("button", name="Generate").click()
+        page.locator("#images-error").wait_for(state="visible")
+        assert "IMAGE_FILE_EXCEEDS_MAX_SIZE" in page.locator("#images-error").inner_text()
+
+        page.get_by_role("button", name="Remove image 1").click()
+        page.get_by_label("Image URL").fill("https://images.example/photo.jpg")
+        page.get_by_role("button", name="Add URL").click()
+        page.get_by_label("Prompt").fill("x" * 2001)
+        page.get_by_role("button", name="Generate").click()
+        page.locator("#prompt-error").wait_for(state="visible")
+        assert "prompt" in page.locator("#prompt-error").inner_text()
+        assert page.locator("#images-error").is_hidden(), "the earlier error is cleared"
+        assert page.get_by_label("Prompt").get_attribute("aria-invalid") == "true"
+        assert console.problems == []
+
+
+def test_remembered_only_when_ticked(browser: Any, server: LiveServer) -> None:
+    page, _console = open_page(browser, server, LAPTOP)
+    page.get_by_label("API key").fill(server.key)
+    page.get_by_label("API key").press("Tab")  # leaving the field commits it
+    assert page.evaluate("localStorage.length") == 0
+    page.get_by_label("Remember").check()
+    assert page.evaluate("Object.values(localStorage)") == [server.key]
+    page.reload()
+    assert page.get_by_label("API key").input_value() == server.key
+    assert server.key not in page.url
+    page.get_by_label("Remember").uncheck()
+    assert page.evaluate("localStorage.length") == 0
+
+
+def test_the_engine_field_is_hidden_without_several_engines(browser: Any, server: LiveServer) -> None:
+    page, console = open_page(browser, server, LAPTOP)
+    page.get_by_label("API key").fill(server.key)
+    page.get_by_label("API key").press("Tab")
+    page.get_by_text("No tasks yet.").wait_for()
+    assert page.locator("#engine-field").is_hidden()
+    voices = page.get_by_label("Voice").locator("option").count()
+    assert voices > 1, "the voice list comes from GET /v3/voices"
+    assert console.problems == []
