@@ -77,7 +77,9 @@ def _sniff(data: bytes) -> str | None:
     return next((media_type for magic, media_type in MAGIC if data.startswith(magic)), None)
 
 
-def _submit_body(images: Sequence[ImageInput], prompt: str, options: dict[str, Any]) -> dict[str, Any]:
+def _submit_body(
+    images: ImageInput | Sequence[ImageInput], prompt: str, options: dict[str, Any]
+) -> dict[str, Any]:
     if isinstance(images, str | bytes | os.PathLike):
         images = [images]  # one image given bare: a str is a sequence too, of characters
     references = [image_reference(image) for image in images]
@@ -125,7 +127,7 @@ class Client:
 
     def submit(
         self,
-        images: Sequence[ImageInput],
+        images: ImageInput | Sequence[ImageInput],
         prompt: str,
         *,
         idempotency_key: str | None = None,
@@ -199,7 +201,7 @@ class AsyncClient:
 
     async def submit(
         self,
-        images: Sequence[ImageInput],
+        images: ImageInput | Sequence[ImageInput],
         prompt: str,
         *,
         idempotency_key: str | None = None,
