@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
+from fastapi import APIRouter
 
 from vidgate.api.service import Services
 from vidgate.app import build_services, create_app
@@ -33,11 +34,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(settings: Settings, with_worker: bool = True) -> Iterator[LiveServer]:
+def live_server(
+    settings: Settings, with_worker: bool = True, routes_first: APIRouter | None = None
+) -> Iterator[LiveServer]:
+    """`routes_first` answer before the app's own routes: a test stands in for a route another
+    deployment has, or has not (a server without the event stream, one with several engines)."""
     services = build_services(settings)
     _record, key = services.store.create_key("live")
     port = free_port()
-    config = uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, services)
+    if routes_first is not None:
+        app.router.routes[:0] = routes_first.routes
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()

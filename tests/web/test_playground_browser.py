@@ -6,15 +6,18 @@ Screenshots are kept under var/test-artefacts/playground/ (ignored by git)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, Request
 
 from helpers import make_image, probe
 from live import LiveServer, live_server
+from vidgate.errors import ApiNotFound
 from vidgate.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,6 +27,7 @@ PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # chromium is a process of its own
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
@@ -199,3 +203,108 @@ def test_the_engine_field_is_hidden_without_several_engines(browser: Any, server
     voices = page.get_by_label("Voice").locator("option").count()
     assert voices > 1, "the voice list comes from GET /v3/voices"
     assert console.problems == []
+
+
+def test_cancel_while_queued(browser: Any, settings: Settings, photo: Path) -> None:
+    with live_server(settings, with_worker=False) as server:
+        page, console = open_page(browser, server, LAPTOP)
+        fill_request(page, server.key, photo)
+        page.get_by_role("button", name="Generate").click()
+        page.get_by_text("Queued · 0%").wait_for()
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("Failed · 0% · CANCELED").wait_for()
+        assert page.get_by_role("button", name="Cancel").is_hidden()
+        assert page.locator("#outcome").is_hidden()
+        assert console.problems == []
+
+
+def test_without_the_event_stream_it_polls_and_reopens_from_the_list(
+    browser: Any, settings: Settings, photo: Path
+) -> None:
+    """A server with no task-events (the hosted gateways have none): progress comes from task-result."""
+    no_events = APIRouter()
+
+    @no_events.get("/v3/async/task-events")
+    def _gone(request: Request) -> None:
+        raise ApiNotFound(f"No API at {request.method} {request.url.path}.")
+
+    with live_server(settings, routes_first=no_events) as server:
+        page, console = open_page(browser, server, LAPTOP)
+        fill_request(page, server.key, photo)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=30_000)
+        task_id = page.locator("#task-id").inner_text().removeprefix("Task ")
+        assert page.get_by_role("progressbar").get_attribute("aria-valuetext") == "100%"
+
+        page.reload()  # a fresh page: the task is found again in the list
+        page.get_by_label("API key").fill(server.key)
+        page.get_by_label("API key").press("Tab")
+        page.get_by_role("button", name=f"Open video of task {task_id}").click()
+        page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=30_000)
+        assert page.locator("#snippets").is_hidden(), "an older task's request is not known here"
+        assert console.problems == []
+
+
+def test_several_engines_show_the_engine_field(browser: Any, settings: Settings, photo: Path) -> None:
+    """`GET /v3/engines` as a deployment with two engines answers it."""
+    engines = APIRouter()
+
+    @engines.get("/v3/engines")
+    def _two() -> dict[str, object]:
+        return {
+            "engines": [
+                {"name": "motion", "description": "camera moves on CPU", "limits": {}, "served": True},
+                {"name": "wan", "description": "diffusion on GPU", "limits": {}, "served": False},
+            ],
+            "default": "motion",
+        }
+
+    with live_server(settings, with_worker=False, routes_first=engines) as server:
+        page, console = open_page(browser, server, LAPTOP)
+        fill_request(page, server.key, photo)
+        page.get_by_label("API key").press("Tab")
+        engine = page.get_by_label("Engine")
+        engine.wait_for(state="visible")
+        assert engine.locator("option").all_inner_texts() == ["motion", "wan (no worker now)"]
+        assert engine.input_value() == "motion"
+        page.get_by_role("button", name="Generate").click()
+        page.get_by_text("Queued · 0%").wait_for()
+        assert "extra={'engine': 'motion'}" in page.get_by_label("Python SDK").input_value().replace('"', "'")
+        assert console.problems == []
+
+
+def test_drop_and_paste_add_images(browser: Any, server: LiveServer, photo: Path) -> None:
+    page, console = open_page(browser, server, LAPTOP)
+    png = base64.b64encode(photo.read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """(png) => {
+            const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.png", {type: "image/png"}));
+            return transfer;
+        }""",
+        png,
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    page.evaluate(
+        """(transfer) => document.dispatchEvent(
+            new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true}))""",
+        transfer,
+    )
+    chosen = page.get_by_role("list", name="Chosen images").get_by_role("listitem")
+    chosen.nth(1).wait_for()
+    assert chosen.count() == 2 and "dropped.png" in chosen.nth(0).inner_text()
+    assert console.problems == []
+
+
+def test_every_control_is_reached_with_tab(browser: Any, server: LiveServer) -> None:
+    page, _console = open_page(browser, server, LAPTOP)
+    reached = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.id || document.activeElement.textContent"))
+    for control in ("api-key", "remember", "image-files", "image-url", "add-url", "prompt", "duration",
+                    "resolution", "movement-amplitude", "seed", "voice", "bgm", "audio", "watermark",
+                    "off-peak", "generate"):  # fmt: skip
+        assert control in reached, control
+    assert reached.index("api-key") < reached.index("prompt") < reached.index("generate"), "in reading order"

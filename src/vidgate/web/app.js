@@ -347,8 +347,16 @@
 
   // ---- the same request as curl and Python, ready to copy ----
   const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
-  const pyValue = (value) =>
-    typeof value === "boolean" ? (value ? "True" : "False") : JSON.stringify(value);
+  // A Python literal of a JSON value (nested `extra` included): True/False/None, Python spacing.
+  function pyValue(value) {
+    if (value === null) return "None";
+    if (typeof value === "boolean") return value ? "True" : "False";
+    if (Array.isArray(value)) return `[${value.map(pyValue).join(", ")}]`;
+    if (typeof value === "object") {
+      return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${pyValue(item)}`).join(", ")}}`;
+    }
+    return JSON.stringify(value);
+  }
 
   function showSnippets(body) {
     const origin = window.location.origin;
