@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from conftest import ImageServer, serving_http
 from helpers import data_uri, make_image, probe
 from live import LiveServer, free_port, live_server
 from vidgate.cli import app
-from vidgate.cli_client import Outcome, _resolve_key
+from vidgate.cli_client import Outcome, _resolve_key, _session
 from vidgate.client import Client
 from vidgate.settings import Settings
 
@@ -128,7 +129,12 @@ def test_a_failed_task_exits_1_with_its_reason(server: LiveServer, image_server:
     )
     assert code == 1
     assert "INVALID_IMAGE_URL" in stderr and "failed" in stderr
-    assert json.loads(stdout)["task"]["status"] == "TASK_STATUS_FAILED"
+    document = json.loads(stdout)
+    assert document["task"]["status"] == "TASK_STATUS_FAILED"
+    task_id = document["task"]["task_id"]
+    code, _, stderr = run("download", task_id, "-o", "never.mp4", *against(server))
+    assert code == 1 and "INVALID_IMAGE_URL" in stderr and not Path("never.mp4").exists()
+    assert run("wait", task_id, *against(server))[0] == 1, "waiting on an ended failure: still 1"
 
 
 def test_a_400_and_bad_usage_exit_2(server: LiveServer, photo: Path, tmp_path: Path) -> None:
@@ -205,3 +211,10 @@ def test_the_dev_key_is_never_sent_to_another_host(tmp_path: Path, monkeypatch: 
     assert _resolve_key("http://localhost:8000", None) == "vg_local_secret"
     with pytest.raises(Outcome, match="no API key"):
         _resolve_key("https://gateway.example", None)
+
+
+def test_ctrl_c_outside_a_wait_is_exit_130() -> None:
+    """Interrupted while submitting or downloading there is no task to ask about: 130, no traceback."""
+    with pytest.raises(typer.Exit) as stopped, _session("http://127.0.0.1:1", "k"):
+        raise KeyboardInterrupt
+    assert stopped.value.exit_code == 130

@@ -338,6 +338,8 @@ def _session(server: str, api_key: str | None) -> Iterator[Client]:
         _fail(EXIT_USAGE, f"--server {server!r} is not an http(s) URL ({exc})")
     except httpx.TransportError as exc:
         _fail(EXIT_UNREACHABLE, f"cannot reach the server at {server}: {exc or type(exc).__name__}")
+    except KeyboardInterrupt:  # outside the wait (submitting, downloading): nothing to ask
+        _fail(EXIT_INTERRUPTED, "interrupted")
 
 
 def _fail(code: int, message: str) -> NoReturn:

@@ -308,3 +308,18 @@ def test_every_control_is_reached_with_tab(browser: Any, server: LiveServer) -> 
                     "off-peak", "generate"):  # fmt: skip
         assert control in reached, control
     assert reached.index("api-key") < reached.index("prompt") < reached.index("generate"), "in reading order"
+
+
+@pytest.mark.s3
+def test_videos_from_a_bucket_play_under_the_policy(browser: Any, s3_settings: Settings, photo: Path) -> None:
+    """With S3 storage the video link redirects to the bucket's host (another origin here: moto on
+    its own port): the policy's media-src must allow it, and nothing else, for the video to play."""
+    with live_server(s3_settings) as server:
+        page, console = open_page(browser, server, LAPTOP)
+        policy = page.evaluate("fetch('/').then((r) => r.headers.get('content-security-policy'))")
+        assert f"media-src 'self' {s3_settings.s3_endpoint_url}" in policy
+        fill_request(page, server.key, photo)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=30_000)
+        assert page.evaluate("document.getElementById('video').currentSrc").startswith(server.base_url)
+        assert console.problems == []
