@@ -199,7 +199,7 @@ def download(
         state = document["task"]["status"]
         if state == "TASK_STATUS_FAILED":
             _emit(document, as_json, None)
-            raise Outcome(EXIT_TASK_FAILED, f"task {task_id} failed: {document['task']['reason']}")
+            raise _failure(document)
         if state != "TASK_STATUS_SUCCEED":
             raise Outcome(
                 EXIT_USAGE,
@@ -218,11 +218,17 @@ def _follow(client: Client, task_id: str, output: Path | None, as_json: bool) ->
     document = _poll_with_progress(client, task_id)
     if document["task"]["status"] == "TASK_STATUS_FAILED":
         _emit(document, as_json, None)
-        raise Outcome(EXIT_TASK_FAILED, f"task {task_id} failed: {document['task']['reason']}")
+        raise _failure(document)
     if output is None:
         _emit(document, as_json, lambda: f"done: {document['videos'][0]['video_url']}")
         return
     _save(client, document, output, as_json)
+
+
+def _failure(document: dict[str, Any]) -> Outcome:
+    task = document["task"]
+    reason = task.get("reason") or "no reason given"
+    return Outcome(EXIT_TASK_FAILED, f"task {task['task_id']} failed: {reason}")
 
 
 def _poll_with_progress(client: Client, task_id: str) -> dict[str, Any]:
@@ -235,7 +241,7 @@ def _poll_with_progress(client: Client, task_id: str) -> dict[str, Any]:
             if progress is not None and bar is not None:
                 eta = f"ETA {round(task['eta'])} s" if task.get("eta") else ""
                 word = STATUS_WORDS.get(task["status"], task["status"])
-                progress.update(bar, completed=task["progress_percent"], description=word, eta=eta)
+                progress.update(bar, completed=task.get("progress_percent", 0), description=word, eta=eta)
             if task["status"] in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED"):
                 return document
             try:
@@ -371,7 +377,7 @@ def _describe(document: dict[str, Any], one_line: bool = False) -> str:
     parts = [
         task["task_id"],
         STATUS_WORDS.get(task["status"], task["status"]),
-        f"{task['progress_percent']}%",
+        f"{task.get('progress_percent', 0)}%",
     ]
     if task["status"] not in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED") and task.get("eta"):
         parts.append(f"ETA {round(task['eta'])} s")
