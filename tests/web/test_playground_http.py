@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from conftest import Api
-from vidgate.api.web import content_security_policy, media_origins
+from vidgate.api.web import ASSETS, content_security_policy, media_origins
 from vidgate.settings import Settings
 
 WEB = Path(__file__).parents[2] / "src" / "vidgate" / "web"
@@ -16,7 +16,8 @@ def test_the_page_and_its_files(api: Api) -> None:
     page = api.client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<label for="api-key">API key</label>' in page.text
-    for path, kind in (("/playground/app.js", "text/javascript"), ("/playground/style.css", "text/css")):
+    scripts = [(f"/playground/{name}", "text/javascript") for name in ASSETS if name.endswith(".js")]
+    for path, kind in [*scripts, ("/playground/style.css", "text/css")]:
         asset = api.client.get(path)
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
         assert asset.headers["content-security-policy"] == page.headers["content-security-policy"]
@@ -45,7 +46,8 @@ def test_the_files_have_no_inline_code_and_name_no_other_host() -> None:
     html = (WEB / "index.html").read_text()
     assert "<script>" not in html and "<style" not in html and " style=" not in html
     assert not re.search(r"\son[a-z]+\s*=", html), "no inline event handlers"
-    for name in ("index.html", "app.js", "style.css"):
+    assert set(ASSETS) == {p.name for p in WEB.iterdir()} - {"index.html"}, "every file is served"
+    for name in ("index.html", *ASSETS):
         text = (WEB / name).read_text()
         assert "//cdn" not in text and "fonts.googleapis" not in text and "@import" not in text, name
 

@@ -1,4 +1,4 @@
-"""The browser playground: `GET /` and its two static files, under a strict Content-Security-Policy.
+"""The browser playground: `GET /` and its static files, under a strict Content-Security-Policy.
 
 The page is plain HTML, CSS and JavaScript in `vidgate/web/` (shipped in the wheel, no build step);
 it talks to the API with the user's key like any other client.
@@ -18,7 +18,14 @@ from vidgate.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 # The files the page loads, and nothing else from that folder: a name outside this list is a 404.
-ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+JAVASCRIPT = "text/javascript; charset=utf-8"
+ASSETS = {
+    "app.js": JAVASCRIPT,
+    "api.js": JAVASCRIPT,
+    "snippets.js": JAVASCRIPT,
+    "tasks.js": JAVASCRIPT,
+    "style.css": "text/css; charset=utf-8",
+}
 ASSET_PREFIX = "/playground/"
 
 
