@@ -7,6 +7,11 @@ Screenshots are kept under var/test-artefacts/playground/ (ignored by git)."""
 from __future__ import annotations
 
 import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Request
 
+from conftest import ImageServer
 from helpers import make_image, probe
 from live import LiveServer, live_server
 from vidgate.errors import ApiNotFound
@@ -97,6 +103,20 @@ def fill_request(page: Any, key: str, photo: Path) -> None:
     page.get_by_label("Seed").fill("5")
 
 
+def run_snippet(command: list[str], workdir: Path, server: LiveServer) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
+    done = subprocess.run(
+        command,
+        cwd=workdir,
+        env=env | {"VIDGATE_API_KEY": server.key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def no_horizontal_scroll(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
@@ -131,6 +151,16 @@ def test_generate_play_download(
     assert server.key not in curl, "the snippet never carries the key"
     python = page.get_by_label("Python SDK").input_value()
     assert '["photo.png"]' in python and "seed=5," in python and '"Slow zoom in on the harbour"' in python
+    if viewport is LAPTOP:  # the snippets run as they are, from a folder with the photo
+        workdir = tmp_path / "snippets"
+        (workdir / "var").mkdir(parents=True)
+        shutil.copy(photo, workdir / "photo.png")
+        with page.expect_download() as request_file:
+            page.get_by_role("link", name="Save var/request.json").click()
+        request_file.value.save_as(workdir / "var" / "request.json")
+        assert json.loads(run_snippet(["bash", "-c", curl], workdir, server))["task_id"]
+        run_snippet([sys.executable, "-c", python], workdir, server)
+        assert probe(workdir / "var" / "out.mp4")["frames"] == 24
 
     task_id = page.locator("#task-id").inner_text().removeprefix("Task ")
     recent = page.get_by_role("listitem").filter(has_text=task_id)
@@ -205,16 +235,32 @@ def test_the_engine_field_is_hidden_without_several_engines(browser: Any, server
     assert console.problems == []
 
 
-def test_cancel_while_queued(browser: Any, settings: Settings, photo: Path) -> None:
+def test_cancel_while_queued_with_an_image_url(
+    browser: Any, settings: Settings, image_server: ImageServer, tmp_path: Path
+) -> None:
+    url = image_server.add("/photo.png", make_image(320, 180))
     with live_server(settings, with_worker=False) as server:
         page, console = open_page(browser, server, LAPTOP)
-        fill_request(page, server.key, photo)
+        page.get_by_label("API key").fill(server.key)
+        page.get_by_label("Image URL").fill(url)
+        page.get_by_label("Image URL").press("Enter")  # adds it, does not submit
+        page.get_by_label("Prompt").fill("Pan left, it's dusk")  # a quote the shell snippet must escape
         page.get_by_role("button", name="Generate").click()
         page.get_by_text("Queued · 0%").wait_for()
         page.get_by_role("button", name="Cancel").click()
         page.get_by_text("Failed · 0% · CANCELED").wait_for()
         assert page.get_by_role("button", name="Cancel").is_hidden()
         assert page.locator("#outcome").is_hidden()
+
+        curl = page.get_by_label("curl").input_value()
+        assert url in curl and "request.json" not in curl, "URLs only: the body is inline"
+        assert page.get_by_role("link", name="Save var/request.json").is_hidden()
+        task_id = json.loads(run_snippet(["bash", "-c", curl], tmp_path, server))["task_id"]
+        task = server.services.store.get_task(task_id)
+        assert (
+            task is not None and task.params.images == [url] and task.params.prompt == "Pan left, it's dusk"
+        )
+        assert f'["{url}"]' in page.get_by_label("Python SDK").input_value()
         assert console.problems == []
 
 
