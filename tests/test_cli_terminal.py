@@ -110,6 +110,13 @@ def test_wait_shows_a_bar_and_the_saved_path(settings: Settings, photo: Path, tm
         )
         terminal.read_until(f"saved {out}".encode())
         assert terminal.finish() == 0
+        [task] = server.services.store.list_tasks(server.services.store.authenticate(server.key).tenant_id)
+        status = on_a_terminal(["status", task.id], client_env(server, tmp_path))
+        assert status.finish() == 0
+        assert f"{task.id}  done  100%".encode() in status.seen and b"/v3/files/videos/" in status.seen
+        listing = on_a_terminal(["tasks"], client_env(server, tmp_path))
+        assert listing.finish() == 0
+        assert listing.seen.strip() == f"{task.id}  done  100%".encode()
     assert b"100%" in terminal.seen and b"done" in terminal.seen
     assert b'{"task"' not in terminal.seen, "words on a terminal, not JSON"
     assert probe(out)["frames"] == 24
