@@ -317,6 +317,7 @@ def test_several_engines_show_the_engine_field(browser: Any, settings: Settings,
         page.get_by_text("Queued · 0%").wait_for()
         assert "extra={'engine': 'motion'}" in page.get_by_label("Python SDK").input_value().replace('"', "'")
         assert console.problems == []
+        page.context.close()  # ends the event stream of the task left queued, so the server stops at once
 
 
 def test_drop_and_paste_add_images(browser: Any, server: LiveServer, photo: Path) -> None:
