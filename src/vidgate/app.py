@@ -15,6 +15,7 @@ from vidgate.api.openapi import install_openapi
 from vidgate.api.providers import router as providers_router
 from vidgate.api.routes import router
 from vidgate.api.service import Services
+from vidgate.api.web import router as web_router
 from vidgate.inputs.fetch import log_private_urls_allowed
 from vidgate.settings import Settings
 from vidgate.storage import open_store
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(router)
     app.include_router(observe_router)
     app.include_router(providers_router)
+    app.include_router(web_router)
     install_metrics(app, services.store, settings.enabled_engines())
     install_openapi(app, settings)
 

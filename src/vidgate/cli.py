@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from pydantic import ValidationError
 
+from vidgate import cli_client
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
@@ -291,7 +292,8 @@ def generate(
         typer.echo(f"error: {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(2) from None
     output.parent.mkdir(parents=True, exist_ok=True)
-    result = engine.render(job, lambda _f: None, lambda: False)
+    with cli_client.render_progress() as on_progress:  # a bar on a terminal, else nothing
+        result = engine.render(job, on_progress, lambda: False)
     typer.echo(
         json.dumps(
             {
@@ -358,3 +360,7 @@ def _example_image_data_uri() -> str:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+# The commands that talk to a running server (submit, status, wait, ...): see cli_client.py.
+cli_client.register(app)

@@ -2,7 +2,7 @@
 
     from vidgate.client import Client
     with Client("http://127.0.0.1:8000", api_key) as client:
-        task_id = client.submit(images=["https://..."], prompt="slow zoom in", duration=5)
+        task_id = client.submit(["photo.jpg"], "slow zoom in", duration=5)  # or URLs, or bytes
         result = client.wait(task_id)
         client.download(result, "out.mp4")
 
@@ -12,9 +12,13 @@ Errors come back as `ApiError` carrying the contract's envelope (code, reason, m
 from __future__ import annotations
 
 import asyncio
+import base64
+import mimetypes
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -22,6 +26,12 @@ from vidgate.schemas import SUBMIT_PATH
 from vidgate.tasks.model import TERMINAL_STATUSES
 
 TERMINAL = tuple(status.wire for status in TERMINAL_STATUSES)
+# What `submit` takes for each image: an http(s) URL or data: URI as is, a local file (a path, or a
+# str that is not a URL), or the image's bytes; files and bytes go up as data: URIs.
+ImageInput: TypeAlias = str | os.PathLike[str] | bytes
+REMOTE_PREFIXES = ("http://", "https://", "data:")
+# The first bytes of each format the contract accepts, so bytes name their type without a filename.
+MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 
 class ApiError(Exception):
@@ -48,8 +58,34 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     raise ApiError(response.status_code, "HTTP_ERROR", response.text[:200])
 
 
-def _submit_body(images: list[str], prompt: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {"images": images, "prompt": prompt} | {k: v for k, v in options.items() if v is not None}
+def image_reference(image: ImageInput) -> str:
+    """The contract's image string for one `submit` input: URLs and data: URIs unchanged, a local
+    file or raw bytes as a `data:image/...;base64,` URI. A missing file raises FileNotFoundError
+    here, before anything is sent."""
+    if isinstance(image, str) and image.startswith(REMOTE_PREFIXES):
+        return image
+    if isinstance(image, bytes):
+        data, suffix_type = image, None
+    else:
+        path = Path(image)
+        data, suffix_type = path.read_bytes(), mimetypes.guess_type(path.name)[0]
+    media_type = _sniff(data) or suffix_type or "image/png"  # the server checks the bytes anyway
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _sniff(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((media_type for magic, media_type in MAGIC if data.startswith(magic)), None)
+
+
+def _submit_body(
+    images: ImageInput | Sequence[ImageInput], prompt: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    if isinstance(images, str | bytes | os.PathLike):
+        images = [images]  # one image given bare: a str is a sequence too, of characters
+    references = [image_reference(image) for image in images]
+    return {"images": references, "prompt": prompt} | {k: v for k, v in options.items() if v is not None}
 
 
 def _finished(result: dict[str, Any]) -> bool:
@@ -92,9 +128,15 @@ class Client:
         self.http.close()
 
     def submit(
-        self, images: list[str], prompt: str, *, idempotency_key: str | None = None, **options: Any
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        **options: Any,
     ) -> str:
-        """Submit a task; options are the contract's fields (duration, resolution, seed, ...)."""
+        """Submit a task; options are the contract's fields (duration, resolution, seed, ...) and
+        `extra` (e.g. `extra={"engine": "motion"}`). Images: URLs, local paths or bytes."""
         body = _submit_body(images, prompt, options)
         return str(
             _check(self.http.post(SUBMIT_PATH, json=body, headers=_headers(idempotency_key)))["task_id"]
@@ -160,7 +202,12 @@ class AsyncClient:
         await self.close()
 
     async def submit(
-        self, images: list[str], prompt: str, *, idempotency_key: str | None = None, **options: Any
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        **options: Any,
     ) -> str:
         body = _submit_body(images, prompt, options)
         response = await self.http.post(SUBMIT_PATH, json=body, headers=_headers(idempotency_key))
