@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     quality: Literal["fast", "balanced", "best"] = "balanced"
 
     # Sound (`bgm`, `audio`, `voice_id`); docs/audio.md.
+    # Speak quoted text (eSpeak NG, GPL-3.0-or-later; docs/licences.md). Off: a request whose audio asks
+    # for speech is refused (400); ambience and music still play.
+    speech: bool = True
     # Voice for speech when a request names none, or an id with no language or gender words.
     default_voice: str = DEFAULT_VOICE_ID
     # Refuse a voice_id that is not a catalogue id (400) instead of mapping it to the closest voice.

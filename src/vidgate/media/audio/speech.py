@@ -20,7 +20,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import espeakng_loader
 import numpy as np
 
 from vidgate.media.audio.dsp import SAMPLE_RATE, fade, resample_to_output
@@ -51,6 +50,16 @@ class SpeechEngineError(RuntimeError):
     """eSpeak NG could not start or refused a voice: an installation fault, not a user error."""
 
 
+class SpeechDisabled(ValueError):
+    """The prompt has text to speak, and this deployment runs with speech off (VIDGATE_SPEECH)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server runs with speech turned off, so quoted text cannot be spoken; remove the quotes "
+            "(or the `says:`), or set audio to false; ambience and bgm still work"
+        )
+
+
 def speech_lines(prompt: str) -> list[str]:
     """The text to speak, in prompt order: each quoted passage, else what follows `says:` on its line."""
     found = ["".join(groups) for groups in (m.groups("") for m in QUOTES.finditer(prompt))]
@@ -63,6 +72,9 @@ def speech_lines(prompt: str) -> list[str]:
 @contextmanager
 def _fresh_espeak() -> Iterator[tuple[ctypes.CDLL, int]]:
     """Load, initialise and (on exit) unload the library, under the global lock."""
+    # Imported here: with speech off, eSpeak NG (GPL-3.0-or-later) is never loaded, and may be absent.
+    import espeakng_loader
+
     with _ESPEAK_LOCK:
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         try:
