@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The doctor's warnings and failures first (a fresh install prints none); they never stop the server.
 run: $(STAMP)
+	-$(BIN)/vidgate doctor --quiet-ok
 	$(BIN)/vidgate serve --dev
 
 test: $(STAMP)
