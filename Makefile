@@ -37,6 +37,11 @@ bench: $(STAMP)
 security-table: $(STAMP)
 	$(BIN)/python benchmarks/security_table.py
 
+# docs/licences.md's tables, from the installed packages' metadata (a test checks they match).
+.PHONY: licences
+licences: $(STAMP)
+	$(BIN)/python benchmarks/licences.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
