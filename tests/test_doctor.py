@@ -153,20 +153,24 @@ def test_storage_on_s3_round_trips_and_a_missing_bucket_fails(
     assert code == 1 and findings["storage"][0] == "fail" and "no-such-bucket-here" in findings["storage"][1]
 
 
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (ValueError("VIDGATE_MOTION_THING is required"), "VIDGATE_MOTION_THING is required"),
+        (OSError("libcuda.so: cannot open"), "OSError: libcuda.so: cannot open"),
+    ],
+)
 def test_an_engine_whose_settings_are_refused_fails_with_its_reason(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, fault: Exception, said: str
 ) -> None:
     def refuse(_settings: Settings) -> None:
-        raise ValueError("VIDGATE_MOTION_THING is required when the motion engine is enabled")
+        raise fault
 
     refusing = dataclasses.replace(engines.SPECS["motion"], check_settings=refuse)
     monkeypatch.setitem(engines.SPECS, "motion", refusing)
     code, findings, _ = run_doctor()
     assert code == 1
-    assert findings["engine motion"] == (
-        "fail",
-        "VIDGATE_MOTION_THING is required when the motion engine is enabled",
-    )
+    assert findings["engine motion"] == ("fail", said)
 
 
 def test_every_enabled_engine_is_checked_once_settings_list_several(settings: Settings) -> None:

@@ -214,8 +214,9 @@ def check_engines(settings: Settings) -> list[Finding]:
             if engine_spec.check_settings is not None:
                 engine_spec.check_settings(settings)
             engine_spec.limits(settings)
-        except ValueError as exc:
-            findings.append(Finding(name, Status.FAIL, str(exc)))
+        except Exception as exc:  # ValueError is a refusal; anything else, a fault worth naming too
+            reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            findings.append(Finding(name, Status.FAIL, reason))
             continue
         findings.append(Finding(name, Status.OK, engine_spec.description))
     return findings
