@@ -222,7 +222,7 @@ def check_engines(settings: Settings) -> list[Finding]:
     return findings
 
 
-# Run in a child process: eSpeak NG ends the whole process (exit 1) when its voice data is missing.
+# Run in a child process: eSpeak NG ends its whole process (exit 1) on voice data it cannot read.
 SPEECH_PROBE = """
 import sys
 from vidgate.media.audio.speech import synthesize
