@@ -4,11 +4,14 @@ eSpeak NG ever being loaded."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import Api
 from helpers import data_uri, make_image
+from vidgate.cli import app
 from vidgate.tasks.model import TaskStatus
 from vidgate.worker.runner import Worker
 
@@ -63,3 +66,19 @@ def test_a_task_queued_with_speech_on_fails_clearly_once_it_is_off(
     task = s.store.get_task(task_id)
     assert task is not None and task.status is TaskStatus.FAILED
     assert task.reason.startswith("INVALID_REQUEST_BODY: this server runs with speech turned off")
+
+
+def test_vidgate_generate_refuses_text_to_speak_with_speech_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIDGATE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VIDGATE_SPEECH", "false")
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_image())
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(
+        app, ["generate", str(image), "--prompt", SPOKEN, "--audio", "--duration", "1", "-o", str(out)]
+    )
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith("error: INVALID_REQUEST_BODY: this server runs with speech turned off")
