@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -122,6 +123,17 @@ def test_an_unreachable_postgresql_fails_and_asks_for_a_shared_signing_secret(
     assert findings["codecs"][0] == findings["storage"][0] == "ok", "one fault hides no other check"
     monkeypatch.setenv("VIDGATE_SIGNING_SECRET", "s3cret-shared-by-every-api-process")
     assert run_doctor()[1]["signing"][0] == "ok"
+
+
+def test_postgresql_without_its_driver_names_the_extra(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
+    monkeypatch.setenv("VIDGATE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    code, findings, _ = run_doctor()
+    assert code == 1
+    status, detail = findings["database"]
+    assert status == "fail" and "pip install 'vidgate[postgres]'" in detail, detail
 
 
 def test_storage_that_cannot_be_written_fails(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

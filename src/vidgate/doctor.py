@@ -115,6 +115,10 @@ def check_database(settings: Settings) -> Finding:
             if connection is None:
                 return Finding(name, Status.OK, "no SQLite file yet: the first `vidgate serve` creates it")
             current = MigrationContext.configure(connection).get_current_revision()
+    except ImportError as exc:  # the driver: PostgreSQL's comes with an extra
+        return Finding(
+            name, Status.FAIL, f"no database driver ({exc}); for PostgreSQL: pip install 'vidgate[postgres]'"
+        )
     except Exception as exc:
         return Finding(
             name, Status.FAIL, f"cannot reach the database ({_first_line(exc)}); check VIDGATE_DATABASE_URL"
