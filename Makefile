@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The doctor's warnings and failures first (a fresh install prints none); they never stop the server.
 run: $(STAMP)
+	-$(BIN)/vidgate doctor --quiet-ok
 	$(BIN)/vidgate serve --dev
 
 test: $(STAMP)
@@ -38,6 +40,11 @@ security-table: $(STAMP)
 # docs/configuration.md's tables, from the settings' descriptions (a test checks they match).
 configuration-doc: $(STAMP)
 	$(BIN)/python -m vidgate.settings_doc
+
+# docs/licences.md's tables, from the installed packages' metadata (a test checks they match).
+.PHONY: licences
+licences: $(STAMP)
+	$(BIN)/python benchmarks/licences.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `vidgate` command: serve, worker, keys, generate."""
+"""The `vidgate` command: serve, worker, keys, generate, doctor."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys_app, name="keys")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"vidgate {version('vidgate')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """vidgate: a self-hosted image-to-video server."""
+
 
 DEV_KEY_FILE = "dev-api-key"
 EXAMPLE_REQUEST_FILE = "example-request.json"
@@ -218,6 +237,18 @@ def keys_revoke(
         typer.echo(f"no active key {id_or_prefix!r}", err=True)
         raise typer.Exit(1)
     typer.echo("revoked")
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of lines.")] = False,
+    quiet_ok: Annotated[bool, typer.Option("--quiet-ok", help="Print only warnings and failures.")] = False,
+) -> None:
+    """Check this host: codecs, database, clock, storage, engines, speech, signing secret. Exit 1 on
+    any failure."""
+    from vidgate.doctor import report
+
+    raise typer.Exit(report(_settings_or_exit(), as_json=as_json, quiet_ok=quiet_ok))
 
 
 @app.command("webhook-secret")

@@ -387,6 +387,18 @@ class Settings(BaseSettings):
         json_schema_extra=ENCODING,
     )
 
+    speech: bool = Field(
+        True,
+        description=(
+            "Speak quoted text (and `says:` lines) when `audio` is true, with eSpeak NG "
+            "(GPL-3.0-or-later, see [licences.md](licences.md)). `false`: eSpeak NG is never loaded (it "
+            "may even be uninstalled), and a submit with `audio: true` whose prompt has text to speak is "
+            "a 400 `INVALID_REQUEST_BODY` (`metadata.field` = `prompt`, `metadata.speech` = `off`); "
+            "ambience (`audio` without quotes) and music (`bgm`) still play. Set it alike on API and "
+            "worker processes."
+        ),
+        json_schema_extra=SOUND,
+    )
     default_voice: str = Field(
         DEFAULT_VOICE_ID,
         description=(

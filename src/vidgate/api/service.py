@@ -118,16 +118,21 @@ class Services:
 
     def _check_speech(self, request: SubmitRequest) -> None:
         """Speech that cannot fit the video, or (strict mode) an unknown voice, is a 400 now rather
-        than a failed task later. The worker runs the same deterministic code, so what passes here
-        fits there."""
+        than a failed task later, and so is text to speak when speech is off. The worker runs the same
+        deterministic code, so what passes here fits there."""
         # Imported here: numpy, scipy and eSpeak are paid for by requests with audio only.
         from vidgate.media.audio.mix import SpeechDoesNotFit
         from vidgate.media.audio.soundtrack import SoundOptions, check_speech
+        from vidgate.media.audio.speech import SpeechDisabled
         from vidgate.media.audio.voices import UnknownVoice
 
         options = SoundOptions.from_settings(self.settings)
         try:
             check_speech(request.prompt, request.duration, len(request.images), request.voice_id, options)
+        except SpeechDisabled as exc:
+            raise InvalidRequestBody(
+                f"Field 'prompt': {exc}.", {"field": "prompt", "speech": "off"}
+            ) from None
         except UnknownVoice as exc:
             raise InvalidRequestBody(
                 f"Field 'voice_id': {exc.voice_id!r} is not a voice of this server; "

@@ -122,6 +122,7 @@ def _soundtrack(params: TaskParams, keyframes: int, settings: Settings) -> Sound
     # Imported here: scipy and pyloudnorm cost most of a second, paid only by tasks with sound.
     from vidgate.media.audio.mix import SpeechDoesNotFit
     from vidgate.media.audio.soundtrack import SoundOptions, build_soundtrack
+    from vidgate.media.audio.speech import SpeechDisabled
     from vidgate.media.audio.voices import UnknownVoice
 
     try:
@@ -135,6 +136,6 @@ def _soundtrack(params: TaskParams, keyframes: int, settings: Settings) -> Sound
             voice_id=params.voice_id,
             options=SoundOptions.from_settings(settings),
         )
-    except (SpeechDoesNotFit, UnknownVoice) as exc:
-        # Checked at submit; only settings changed since (speed limit, strict voices) land here.
+    except (SpeechDoesNotFit, SpeechDisabled, UnknownVoice) as exc:
+        # Checked at submit; only settings changed since (speed limit, strict voices, speech) land here.
         raise RenderError(InvalidRequestBody.reason, str(exc)) from None

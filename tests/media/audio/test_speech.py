@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from audio_helpers import pitch_hz
 from vidgate.media.audio.dsp import SAMPLE_RATE
-from vidgate.media.audio.speech import speech_lines, synthesize
+from vidgate.media.audio.speech import SpeechEngineError, speech_lines, synthesize
 from vidgate.media.audio.voices import BY_ID, CATALOGUE
 
 LINE = "Welcome home, my friend."
@@ -73,3 +75,14 @@ def test_every_catalogue_voice_speaks_its_language() -> None:
     for voice in CATALOGUE:
         audio = synthesize(samples.get(voice.base_language, "Hello"), voice)
         assert len(audio) > 0.2 * SAMPLE_RATE, voice.id
+
+
+def test_missing_voice_data_is_an_error_not_the_end_of_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eSpeak NG calls exit(1) when its phoneme files are missing; we look before it does."""
+    import espeakng_loader
+
+    monkeypatch.setattr(espeakng_loader, "get_data_path", lambda: str(tmp_path))
+    with pytest.raises(SpeechEngineError, match="lacks phontab, phonindex, phondata, intonations"):
+        synthesize(LINE, BY_ID["English_Warm_Woman"])

@@ -15,7 +15,7 @@ from vidgate.media.audio.ambience import ambience
 from vidgate.media.audio.dsp import loudness_lufs, seconds_to_samples
 from vidgate.media.audio.mix import Dialogue, mix_stems, plan_dialogue
 from vidgate.media.audio.music import compose
-from vidgate.media.audio.speech import speech_lines, synthesize
+from vidgate.media.audio.speech import SpeechDisabled, speech_lines, synthesize
 from vidgate.media.audio.voices import DEFAULT_VOICE_ID, VoiceChoice, resolve_voice
 
 if TYPE_CHECKING:
@@ -31,10 +31,11 @@ class SoundOptions:
     default_voice: str = DEFAULT_VOICE_ID
     strict_voices: bool = False
     max_speech_speed: float = 1.5
+    speech: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SoundOptions:
-        return cls(settings.default_voice, settings.strict_voices, settings.max_speech_speed)
+        return cls(settings.default_voice, settings.strict_voices, settings.max_speech_speed, settings.speech)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def _dialogue(
     prompt: str, duration_s: float, keyframes: int, voice_id: str | None, options: SoundOptions
 ) -> tuple[VoiceChoice, Dialogue | None]:
     texts = speech_lines(prompt)
+    if texts and not options.speech:
+        raise SpeechDisabled()
     choice = resolve_voice(
         voice_id, " ".join(texts), strict=options.strict_voices, default_id=options.default_voice
     )
@@ -65,7 +68,8 @@ def _dialogue(
 def check_speech(
     prompt: str, duration_s: float, keyframes: int, voice_id: str | None, options: SoundOptions
 ) -> None:
-    """Raise `UnknownVoice` (strict mode) or `SpeechDoesNotFit` now rather than fail the task later."""
+    """Raise `SpeechDisabled`, `UnknownVoice` (strict mode) or `SpeechDoesNotFit` now rather than fail
+    the task later."""
     _dialogue(prompt, duration_s, keyframes, voice_id, options)
 
 

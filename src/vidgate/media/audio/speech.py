@@ -19,8 +19,8 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import espeakng_loader
 import numpy as np
 
 from vidgate.media.audio.dsp import SAMPLE_RATE, fade, resample_to_output
@@ -41,6 +41,8 @@ EDGE_PAD_S = 0.02
 CLICK_FADE_S = 0.005
 
 RANDOM_SEED = 1
+# espeak_Initialize ends the whole process (exit 1) when one of these is missing, so look first.
+ESSENTIAL_DATA_FILES = ("phontab", "phonindex", "phondata", "intonations")
 
 _ESPEAK_LOCK = threading.Lock()
 _LIBC = ctypes.CDLL(None)  # the process's C library, whose rand() eSpeak calls
@@ -49,6 +51,16 @@ _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), 
 
 class SpeechEngineError(RuntimeError):
     """eSpeak NG could not start or refused a voice: an installation fault, not a user error."""
+
+
+class SpeechDisabled(ValueError):
+    """The prompt has text to speak, and this deployment runs with speech off (VIDGATE_SPEECH)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server runs with speech turned off, so quoted text cannot be spoken; remove the quotes "
+            "(or the `says:`), or set audio to false; ambience and bgm still work"
+        )
 
 
 def speech_lines(prompt: str) -> list[str]:
@@ -63,6 +75,13 @@ def speech_lines(prompt: str) -> list[str]:
 @contextmanager
 def _fresh_espeak() -> Iterator[tuple[ctypes.CDLL, int]]:
     """Load, initialise and (on exit) unload the library, under the global lock."""
+    # Imported here: with speech off, eSpeak NG (GPL-3.0-or-later) is never loaded, and may be absent.
+    import espeakng_loader
+
+    data_folder = Path(espeakng_loader.get_data_path())
+    missing = [name for name in ESSENTIAL_DATA_FILES if not (data_folder / name).is_file()]
+    if missing:
+        raise SpeechEngineError(f"eSpeak NG's data at {data_folder} lacks {', '.join(missing)}")
     with _ESPEAK_LOCK:
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         try:
@@ -73,10 +92,9 @@ def _fresh_espeak() -> Iterator[tuple[ctypes.CDLL, int]]:
                 ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
             ]  # fmt: skip
-            data_path = espeakng_loader.get_data_path().encode()
-            rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
+            rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_folder).encode(), 0)
             if rate <= 0:
-                raise SpeechEngineError(f"eSpeak NG failed to initialise (data at {data_path.decode()})")
+                raise SpeechEngineError(f"eSpeak NG failed to initialise (data at {data_folder})")
             _LIBC.srand(RANDOM_SEED)  # after initialising: it seeds from the clock
             lib.espeak_ng_SetRandSeed(ctypes.c_long(RANDOM_SEED))
             try:
