@@ -1,43 +1,28 @@
 """Shared fixtures: settings in a temp folder, the store on SQLite and PostgreSQL, an API client with a
-key, images, and a real HTTP server on 127.0.0.1 for image URLs."""
+key, images, and real HTTP servers on 127.0.0.1 for image URLs and webhooks. What they are built
+from lives in the `support` package."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import text
 
+from support.api import Api
+from support.databases import POSTGRES_URL, postgres_engine
+from support.s3 import S3_CREDENTIALS, s3_client
+from support.servers import ImageServer, Receiver, webhook_receiver
+from support.servers import image_server as serve_images
 from vidgate.api.service import Services
 from vidgate.app import build_services, create_app
 from vidgate.settings import Settings
 from vidgate.store.db import migrate, open_engine
 from vidgate.store.sql import SqlTaskStore
-
-POSTGRES_URL = os.environ.get("VIDGATE_TEST_POSTGRES_URL", "")
-
-
-@contextlib.contextmanager
-def serving_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
-    """A real HTTP server on 127.0.0.1 in a thread; yields its port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -64,14 +49,6 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-S3_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-
-
-def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
-    boto3 = pytest.importorskip("boto3", reason="S3 tests need boto3 (the dev extra)")
-    return boto3.client("s3", endpoint_url=endpoint, **S3_CREDENTIALS)
-
-
 @pytest.fixture
 def s3_settings(settings: Settings, s3_endpoint: str) -> Settings:
     """`settings` with storage in a new, empty bucket of its own (under a prefix, as teams share buckets)."""
@@ -88,22 +65,10 @@ def s3_settings(settings: Settings, s3_endpoint: str) -> Settings:
     )
 
 
-def _postgres_engine():  # type: ignore[no-untyped-def]
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need VIDGATE_TEST_POSTGRES_URL (CI sets it)")
-    engine = open_engine(POSTGRES_URL)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS tasks, api_keys, workers, alembic_version"))
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL at VIDGATE_TEST_POSTGRES_URL is unreachable: {exc}")
-    return engine
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, settings: Settings) -> str:
     if request.param == "postgres":
-        _postgres_engine().dispose()
+        postgres_engine().dispose()
         return POSTGRES_URL
     return settings.resolved_database_url()
 
@@ -121,20 +86,6 @@ def services(settings: Settings) -> Services:
     return build_services(settings)
 
 
-@dataclass
-class Api:
-    client: TestClient
-    services: Services
-    key: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def submit(self, body: object, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return self.client.post("/v3/async/vidu-q2-pro-img2video", json=body, headers=headers or self.headers)
-
-    def result(self, task_id: str):  # type: ignore[no-untyped-def]
-        return self.client.get("/v3/async/task-result", params={"task_id": task_id}, headers=self.headers)
-
-
 @pytest.fixture
 def api(settings: Settings, services: Services) -> Iterator[Api]:
     _record, key = services.store.keys.create("alice")
@@ -142,66 +93,13 @@ def api(settings: Settings, services: Services) -> Iterator[Api]:
         yield Api(client, services, key, {"Authorization": f"Bearer {key}"})
 
 
-@dataclass
-class ImageServer:
-    """A real HTTP server on 127.0.0.1 serving registered paths; counts hits per path."""
-
-    base_url: str
-    routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
-    hits: dict[str, int] = field(default_factory=dict)
-    host_headers: list[str] = field(default_factory=list)  # as each request sent it
-
-    def add(self, path: str, body: bytes, content_type: str = "image/png", status: int = 200) -> str:
-        self.routes[path] = (status, content_type, body)
-        return self.base_url + path
-
-
 @pytest.fixture
 def image_server() -> Iterator[ImageServer]:
-    server_state: ImageServer
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
-            server_state.host_headers.append(self.headers.get("Host", ""))
-            status, content_type, body = server_state.routes.get(self.path, (404, "text/plain", b"nope"))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    with serving_http(Handler) as port:
-        server_state = ImageServer(f"http://127.0.0.1:{port}")
-        yield server_state
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records webhook deliveries and answers with `statuses`."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    with serve_images() as served:
+        yield served
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state: Receiver
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(state.statuses.pop(0) if state.statuses else 204)
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    with serving_http(Handler) as port:
-        state = Receiver(f"http://127.0.0.1:{port}/hooks/vidgate")
-        yield state
+    with webhook_receiver() as served:
+        yield served

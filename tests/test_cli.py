@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import make_image, probe
+from support.media import make_image, probe
 from vidgate.cli import app
 
 

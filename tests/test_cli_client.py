@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import ImageServer, serving_http
-from helpers import data_uri, make_image, probe
-from live import LiveServer, free_port, live_server
+from support.live import LiveServer, free_port, live_server
+from support.media import data_uri, make_image, probe
+from support.servers import ImageServer, serving_http
 from vidgate.cli import app
 from vidgate.cli_client import Outcome, _resolve_key, _session
 from vidgate.client import Client

@@ -9,7 +9,7 @@ import av
 import pytest
 from typer.testing import CliRunner
 
-from helpers import make_image, probe
+from support.media import make_image, probe
 from vidgate.cli import app
 
 

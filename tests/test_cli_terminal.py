@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import make_image, probe
-from live import LiveServer, live_server
+from support.live import LiveServer, live_server
+from support.media import make_image, probe
 from vidgate.client import Client
 from vidgate.settings import Settings
 

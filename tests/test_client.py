@@ -15,8 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import Api, serving_http
-from helpers import data_uri, make_image, probe
+from support.api import Api
+from support.media import data_uri, make_image, probe
+from support.servers import serving_http
 from vidgate.app import build_services, create_app
 from vidgate.client import ApiError, AsyncClient, Client, TaskFailed
 from vidgate.settings import Settings

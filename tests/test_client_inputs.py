@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 from vidgate.app import create_app
 from vidgate.client import AsyncClient, Client, image_reference
 

@@ -14,7 +14,8 @@ from alembic.config import Config
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from conftest import POSTGRES_URL, s3_client
+from support.databases import POSTGRES_URL
+from support.s3 import s3_client
 from vidgate import doctor, engines
 from vidgate.cli import app
 from vidgate.settings import Settings

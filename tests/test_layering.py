@@ -75,3 +75,81 @@ def test_the_worker_imports_nothing_from_the_api_package() -> None:
     assert "vidgate.webhooks" in chains and "vidgate.results" in chains, "the scan follows imports"
     leaks = [" -> ".join(chain) for name, chain in chains.items() if f"{name}.".startswith("vidgate.api.")]
     assert leaks == [], "the worker reaches the API package:\n" + "\n".join(leaks)
+
+
+def all_modules() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def test_sql_lives_in_the_store() -> None:
+    """Statements are the store's: no module outside `vidgate.store` imports SQLAlchemy or alembic."""
+    leaks = [
+        f"{module_name(path)} imports {name}"
+        for path in all_modules()
+        if not module_name(path).startswith("vidgate.store")
+        for name in third_party_imports(path)
+        if name.split(".")[0] in ("sqlalchemy", "alembic")
+    ]
+    assert leaks == []
+
+
+def test_wall_clock_time_is_read_in_one_place() -> None:
+    """`vidgate.clock.now()` is the one reading of the wall clock, so tests can move it everywhere."""
+    readers = []
+    for path in all_modules():
+        if module_name(path) == "vidgate.clock":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            calls_time_time = (
+                isinstance(node, ast.Attribute)
+                and node.attr == "time"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "time"
+            )
+            imports_time_time = (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "time"
+                and any(alias.name == "time" for alias in node.names)
+            )
+            if calls_time_time or imports_time_time:
+                readers.append(f"{module_name(path)}:{node.lineno}")
+    assert readers == []
+
+
+def test_no_module_imports_another_modules_privates() -> None:
+    """A name with a leading underscore belongs to its module: `from vidgate.x import _y` is a leak."""
+    leaks = []
+    for path in all_modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vidgate"):
+                leaks += [
+                    f"{module_name(path)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if _is_private(a.name)
+                ]
+    assert leaks == []
+
+
+def test_routes_are_thin_and_the_api_modules_share_through_deps() -> None:
+    """Routers import what they share from `api.deps`, never from each other's modules."""
+    routers = ["vidgate.api.routes", "vidgate.api.observe", "vidgate.api.providers", "vidgate.api.web"]
+    for router in routers:
+        path = source_of(router)
+        assert path is not None, router
+        imported = imports_of(path)
+        assert not imported & (set(routers) - {router}), f"{router} imports another router"
+
+
+def third_party_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+    return {name for name in names if not name.startswith("vidgate")}
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))

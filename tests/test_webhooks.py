@@ -9,8 +9,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from conftest import Api, Receiver
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
+from support.servers import Receiver
 from vidgate import clock
 from vidgate.settings import new_webhook_secret
 from vidgate.store.outbox import SEND_LEASE_MS

@@ -8,19 +8,13 @@ deleted again: the database is only read (its revision, its clock).
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vidgate.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 # Which codecs a render needs: the encoder's own video and audio codecs.
 VIDEO_CODEC, AUDIO_CODEC = "libx264", "aac"
@@ -75,46 +69,15 @@ def check_codecs(settings: Settings) -> Finding:
     return Finding(name, Status.OK, f"{VIDEO_CODEC} and {AUDIO_CODEC} encode a test clip")
 
 
-@contextmanager
-def _database(settings: Settings) -> Iterator[Connection | None]:
-    """A read-only look at the database: None for an SQLite file not created yet (the first
-    `vidgate serve` or `vidgate worker` creates it), rather than creating it here."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    url = make_url(settings.resolved_database_url())
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:" and not Path(url.database).exists():
-            yield None
-            return
-        engine = create_engine(url, poolclass=NullPool)
-    else:
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"connect_timeout": DATABASE_CONNECT_TIMEOUT_S}
-        )
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
 def check_database(settings: Settings) -> Finding:
     """Reachable, and at the revision of this vidgate's migrations."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    from vidgate.store import inspect
 
-    from vidgate.store.db import MIGRATIONS_DIR
-
-    name = "database"
-    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    head = scripts.get_current_head()
+    name, url = "database", settings.resolved_database_url()
+    if inspect.not_created_yet(url):
+        return Finding(name, Status.OK, "no SQLite file yet: the first `vidgate serve` creates it")
     try:
-        with _database(settings) as connection:
-            if connection is None:
-                return Finding(name, Status.OK, "no SQLite file yet: the first `vidgate serve` creates it")
-            current = MigrationContext.configure(connection).get_current_revision()
+        found = inspect.revisions(url)
     except ImportError as exc:  # the driver: PostgreSQL's comes with an extra
         return Finding(
             name, Status.FAIL, f"no database driver ({exc}); for PostgreSQL: pip install 'vidgate[postgres]'"
@@ -123,41 +86,36 @@ def check_database(settings: Settings) -> Finding:
         return Finding(
             name, Status.FAIL, f"cannot reach the database ({_first_line(exc)}); check VIDGATE_DATABASE_URL"
         )
-    if current == head:
-        return Finding(name, Status.OK, f"reachable, migrations current ({head})")
-    known = {script.revision for script in scripts.walk_revisions()}
-    if current is not None and current not in known:
+    if found.current == found.head:
+        return Finding(name, Status.OK, f"reachable, migrations current ({found.head})")
+    if found.newer_than_code:
         return Finding(
             name,
             Status.FAIL,
-            f"the database is at revision {current}, newer than this vidgate knows (head {head}): "
-            "upgrade vidgate on this host",
+            f"the database is at revision {found.current}, newer than this vidgate knows (head "
+            f"{found.head}): upgrade vidgate on this host",
         )
     return Finding(
         name,
         Status.WARN,
-        f"migrations pending (database at {current or 'none'}, code at {head}): the next `vidgate serve` "
-        "or `vidgate worker` applies them; restart processes still running older code",
+        f"migrations pending (database at {found.current or 'none'}, code at {found.head}): the next "
+        "`vidgate serve` or `vidgate worker` applies them; restart processes still running older code",
     )
 
 
 def check_clock(settings: Settings) -> Finding:
     """This host's clock against the database's: leases are written with each host's own clock."""
-    from sqlalchemy import text
+    from vidgate.store import inspect
 
-    name = "clock"
+    name, url = "clock", settings.resolved_database_url()
+    if inspect.not_created_yet(url):
+        return Finding(name, Status.OK, "SQLite runs on this host's clock")
     try:
-        with _database(settings) as connection:
-            if connection is None or connection.dialect.name == "sqlite":
-                return Finding(name, Status.OK, "SQLite runs on this host's clock")
-            before = time.time()
-            database_now = float(
-                connection.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one()
-            )
-            after = time.time()
+        skew = inspect.clock_skew_s(url)
     except Exception as exc:
         return Finding(name, Status.FAIL, f"cannot read the database's clock ({_first_line(exc)})")
-    skew = database_now - (before + after) / 2
+    if skew is None:
+        return Finding(name, Status.OK, "SQLite runs on this host's clock")
     described = f"{abs(skew):.2f} s {'behind' if skew > 0 else 'ahead of'} the database"
     if abs(skew) >= settings.lease_seconds / 3:
         return Finding(
@@ -260,12 +218,12 @@ def check_speech(settings: Settings) -> Finding:
 def check_signing_secret(settings: Settings) -> Finding:
     """A generated secret is kept in the data folder, which API processes on other hosts do not share:
     each would sign links the others refuse."""
-    from sqlalchemy.engine import make_url
+    from vidgate.store import inspect
 
     name = "signing"
     if settings.signing_secret:
         return Finding(name, Status.OK, "VIDGATE_SIGNING_SECRET is set")
-    if make_url(settings.resolved_database_url()).get_backend_name() == "sqlite":
+    if not inspect.is_shared(settings.resolved_database_url()):
         return Finding(name, Status.OK, "generated and kept in the data folder (one host)")
     return Finding(
         name,

@@ -114,7 +114,7 @@ class WebhookSender:
     def _post(self, http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> bool:
         """POST to the address that was checked just now (the receiver's DNS may have changed since
         submit, and must not be asked twice: no rebinding window), with the right Host and SNI."""
-        target = self.fetcher.check(url, 0)
+        target = self.fetcher.check_url(url)
         extensions = (
             {"sni_hostname": target.host} if target.scheme == "https" and _is_name(target.host) else {}
         )

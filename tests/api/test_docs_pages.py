@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from conftest import Api
+from support.api import Api
 from vidgate.app import create_app
 from vidgate.settings import Settings
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 from vidgate.app import create_app
 from vidgate.settings import Settings
 from vidgate.store.db import open_engine

@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Api, ImageServer, Receiver
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
+from support.servers import ImageServer, Receiver
 from vidgate.errors import CANCELED
 from vidgate.webhooks import WebhookSender
 from vidgate.worker.runner import Worker

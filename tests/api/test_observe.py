@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 from vidgate.worker.runner import Worker
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 
 ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import Api
-from helpers import data_uri, make_image, probe
+from support.api import Api
+from support.media import data_uri, make_image, probe
 from vidgate.app import build_services, create_app
 from vidgate.settings import Settings
 from vidgate.storage.s3 import S3Store

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 from vidgate.cli import app
 from vidgate.tasks.model import TaskStatus
 from vidgate.worker.runner import Worker

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Api
-from helpers import data_uri, make_image
 from security.cases_api import API_CASES, ApiCase, Tenants, two_tenants
+from support.api import Api
+from support.media import data_uri, make_image
 from vidgate.tasks.limits import KeyLimits
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import Api
 from engines.vidu.vidu_support import vidu_settings
 from fakes.vidu_provider import API_KEY, FakeVidu, running_fake
-from helpers import data_uri, make_image, probe
+from support.api import Api
+from support.media import data_uri, make_image, probe
 from vidgate.app import build_services, create_app
 from vidgate.engines.vidu.callback import CALLBACK_PATH, sign_callback
 from vidgate.settings import Settings

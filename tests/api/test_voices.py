@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.media import data_uri, make_image
 
 LONG_SPEECH = (
     "She says: " + '"' + "This sentence goes on and on and on, far too long for a single second. " * 3 + '"'

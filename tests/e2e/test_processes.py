@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import POSTGRES_URL, ImageServer, Receiver, _postgres_engine
-from helpers import data_uri, make_image, moov_before_mdat, probe
+from support.databases import POSTGRES_URL, postgres_engine
+from support.media import data_uri, make_image, moov_before_mdat, probe
+from support.servers import ImageServer, Receiver
 from vidgate.client import Client
 from vidgate.settings import Settings
 
@@ -247,7 +248,7 @@ def test_a_worker_killed_mid_render_is_replaced_and_the_task_completes_once(
 ) -> None:
     database_url = ""
     if backend == "postgres":
-        _postgres_engine().dispose()
+        postgres_engine().dispose()
         database_url = POSTGRES_URL
     env = server_env(tmp_path, database_url, VIDGATE_LEASE_SECONDS="2", VIDGATE_SWEEP_INTERVAL="0.5")
     with serving(env, tmp_path, workers=0) as api:  # API only; the workers are ours to kill

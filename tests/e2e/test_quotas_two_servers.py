@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import POSTGRES_URL, _postgres_engine
-from helpers import data_uri, make_image
+from support.databases import POSTGRES_URL, postgres_engine
+from support.media import data_uri, make_image
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def _healthy(base: str) -> bool:
 def test_limits_hold_across_two_api_servers(tmp_path: Path, backend: str) -> None:
     database_url = ""
     if backend == "postgres":
-        _postgres_engine().dispose()
+        postgres_engine().dispose()
         database_url = POSTGRES_URL
     body = {"images": [data_uri(make_image(64, 48))], "prompt": "zoom in", "duration": 1}
     with two_servers(tmp_path, database_url) as (bases, keys), ThreadPoolExecutor(12) as pool:

@@ -14,7 +14,7 @@ import pytest
 
 from e2e.test_processes import server_env, serving, start, stop
 from fakes.vidu_provider import API_KEY, FakeVidu, running_fake
-from helpers import data_uri, make_image
+from support.media import data_uri, make_image
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers import make_image
 from security.crafted import SWAPPED_PROFILE, encode
+from support.media import make_image
 from vidgate.errors import ImageError
 from vidgate.inputs.images import MAX_ASPECT, MIN_SIDE, normalise
 

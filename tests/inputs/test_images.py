@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import make_image
 from security.cases_images import IMAGE_CASES, ImageCase, observe
+from support.media import make_image
 from vidgate.errors import ImageExceedsMaxResolution, InvalidImageFormat
 from vidgate.inputs.images import decode_data_uri, load_stored, normalise, store_image
 from vidgate.storage.local import LocalStore

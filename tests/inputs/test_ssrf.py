@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Api, ImageServer
-from helpers import make_image
 from security.cases_ssrf import PUBLIC_V4, SSRF_CASES, SsrfCase, observe
 from security.network import StaticResolver
+from support.api import Api
+from support.media import make_image
+from support.servers import ImageServer
 from vidgate.app import create_app
 from vidgate.errors import ImageFileExceedsMaxSize, InvalidImageUrl
 from vidgate.inputs import fetch

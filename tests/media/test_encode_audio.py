@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from audio_helpers import decode_audio, stream_seconds
-from helpers import probe
+from support.audio import decode_audio, stream_seconds
+from support.media import probe
 from vidgate.media.encode import AAC_FRAME_SAMPLES, AUDIO_SAMPLE_RATE, VideoEncoder, encode_frames
 
 WIDTH, HEIGHT, FPS = 160, 96, 24

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import make_image
+from support.media import make_image
 from vidgate.media.colour import YuvFrame, rgb_to_yuv
 from vidgate.media.watermark import Watermark, WatermarkStyle, provenance_tags
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from fastapi.testclient import TestClient
 
-from helpers import data_uri, make_image
+from support.media import data_uri, make_image
 from vidgate.api.service import Services
 from vidgate.app import build_services, create_app
 from vidgate.settings import Settings

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from helpers import make_image
 from security.crafted import (
     SWAPPED_PROFILE,
     encode,
@@ -22,6 +21,7 @@ from security.crafted import (
     webp_with_canvas,
     ztxt_bomb,
 )
+from support.media import make_image
 from vidgate.errors import ImageError
 from vidgate.inputs.images import normalise
 

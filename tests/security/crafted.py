@@ -9,7 +9,7 @@ import zlib
 
 from PIL import Image
 
-from helpers import make_image
+from support.media import make_image
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

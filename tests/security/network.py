@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from helpers import make_image
+from support.media import make_image
 from vidgate.inputs.addresses import IPAddress
 
 Answer = Sequence[str]

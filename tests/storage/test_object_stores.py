@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from conftest import s3_client
+from support.s3 import s3_client
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore, StorageUnavailable, open_store
 from vidgate.storage.local import LocalStore

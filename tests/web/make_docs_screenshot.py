@@ -15,7 +15,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from live import live_server  # noqa: E402
+from support.live import live_server  # noqa: E402
 from vidgate.cli import _example_image_data_uri  # noqa: E402
 from vidgate.settings import Settings  # noqa: E402
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Request
 
-from conftest import ImageServer
-from helpers import make_image, probe
-from live import LiveServer, live_server
+from support.live import LiveServer, live_server
+from support.media import make_image, probe
+from support.servers import ImageServer
 from vidgate.errors import ApiNotFound
 from vidgate.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import Api
+from support.api import Api
 from vidgate.api.web import ASSETS, content_security_policy, media_origins
 from vidgate.settings import Settings
 

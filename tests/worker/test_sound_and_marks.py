@@ -11,9 +11,9 @@ import av
 import numpy as np
 import pytest
 
-from audio_helpers import decode_audio, loudness, pitch_hz, rms_db, stream_seconds, true_peak_dbtp_of
-from conftest import Api
-from helpers import data_uri, make_image
+from support.api import Api
+from support.audio import decode_audio, loudness, pitch_hz, rms_db, stream_seconds, true_peak_dbtp_of
+from support.media import data_uri, make_image
 from vidgate.media.encode import AAC_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
 from vidgate.media.watermark import Watermark
 from vidgate.worker.runner import Worker

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import data_uri, make_image
+from support.media import data_uri, make_image
 from vidgate.api.service import Services
 from vidgate.schemas import SubmitRequest
 from vidgate.settings import Settings

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Api, ImageServer
-from helpers import data_uri, make_image, probe
+from support.api import Api
+from support.media import data_uri, make_image, probe
+from support.servers import ImageServer
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
 from vidgate.engines.motion import MotionEngine
 from vidgate.tasks.model import TaskStatus
@@ -207,7 +208,7 @@ def test_a_worker_that_lost_its_lease_publishes_nothing(api: Api) -> None:
     assert task is not None
     # A heartbeat that does not beat in time, as in a paused process: the lease expires mid-render.
     stalled = Heartbeat(api.services.store, task, lease_seconds=1000.0)
-    thread = threading.Thread(target=slow._process, args=(task, stalled))
+    thread = threading.Thread(target=slow.run_task, args=(task, stalled))
     thread.start()
     time.sleep(0.4)
     fast = make_worker(api)
@@ -241,8 +242,8 @@ def test_a_database_blip_while_reporting_progress_does_not_abort_the_render(
         raise OSError("database is locked")
 
     monkeypatch.setattr(store, "set_progress", flaky_progress)
-    monkeypatch.setattr("vidgate.worker.runner.PROGRESS_INTERVAL_S", 0.0)
-    assert make_worker(api).run_once()
+    s = api.services
+    assert Worker(s.settings, s.store, s.objects, progress_interval_s=0.0).run_once()
     task = store.get_task(task_id)
     assert task is not None and task.status is TaskStatus.SUCCEED and task.attempt == 1
 
@@ -263,7 +264,7 @@ def test_the_sweeper_removes_what_a_dead_workers_attempt_left(api: Api, ending: 
     if ending == "cancelled":
         api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
     time.sleep(0.3)
-    survivor._sweep()
+    survivor.sweep()
     result = api.result(task_id).json()["task"]
     reason = "MAX_ATTEMPTS_EXCEEDED" if ending == "last attempt" else "CANCELED"
     assert result["status"] == "TASK_STATUS_FAILED" and result["reason"] == reason

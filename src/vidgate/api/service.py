@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidgate import engines
-from vidgate.errors import ApiNotFound, InvalidImageUrl, InvalidRequestBody, TaskNotFound
-from vidgate.inputs.fetch import ImageFetcher
+from vidgate.errors import ApiNotFound, InvalidRequestBody, TaskNotFound
+from vidgate.inputs.fetch import ImageFetcher, UrlRefused
 from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
 from vidgate.media.audio.voices import CATALOGUE
 from vidgate.results import ResultDocuments
@@ -112,9 +112,9 @@ class Services:
         if not url.lower().startswith(("http://", "https://")):
             raise refuse("must be an http(s) URL")
         try:
-            self.fetcher.check(url, 0)
-        except InvalidImageUrl as exc:
-            raise refuse(exc.message.removeprefix("images[0]: ").rstrip(".")) from None
+            self.fetcher.check_url(url)
+        except UrlRefused as exc:
+            raise refuse(exc.why) from None
 
     def _check_speech(self, request: SubmitRequest) -> None:
         """Speech that cannot fit the video, or (strict mode) an unknown voice, is a 400 now rather

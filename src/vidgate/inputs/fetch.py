@@ -76,6 +76,14 @@ class Target:
         return self.host if self.port == DEFAULT_PORTS[self.scheme] else f"{self.host}:{self.port}"
 
 
+class UrlRefused(Exception):
+    """A URL vidgate will not fetch from (or deliver to); `why` says so in a user's words."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 class ImageFetcher:
     """Checks (at submit) and fetches (in the worker) image URLs under the settings' limits.
 
@@ -95,10 +103,18 @@ class ImageFetcher:
         self.ssl_context = ssl_context
 
     def check(self, url: str, index: int) -> Target:
-        """Refuse the URL unless it may be fetched: scheme, host form, and every resolved address."""
+        """`check_url` for the image `images[index]`: a refusal is an InvalidImageUrl naming it."""
+        try:
+            return self.check_url(url)
+        except UrlRefused as exc:
+            raise InvalidImageUrl(f"images[{index}]: {exc.why}.", {"index": index}) from None
 
-        def refuse(why: str) -> InvalidImageUrl:
-            return InvalidImageUrl(f"images[{index}]: {why}.", {"index": index})
+    def check_url(self, url: str) -> Target:
+        """Refuse the URL unless it may be fetched: scheme, host form, and every resolved address.
+        Raises `UrlRefused` with the words why; each caller names what the URL was for."""
+
+        def refuse(why: str) -> UrlRefused:
+            return UrlRefused(why)
 
         if any(ch.isspace() or ord(ch) < 0x20 or ch in "\\\x7f" for ch in url):
             raise refuse("the URL contains whitespace, control characters or a backslash")
@@ -258,7 +274,7 @@ def _is_ip(host: str) -> bool:
 
 
 def _unfetchable(index: int, exc: Exception | None) -> InvalidImageUrl:
-    why = _why_unfetchable(exc) if exc else "no address answered"
+    why = why_unfetchable(exc) if exc else "no address answered"
     return InvalidImageUrl(f"images[{index}]: the URL could not be fetched ({why}).", {"index": index})
 
 
@@ -283,7 +299,7 @@ FAILURE_WORDS: list[tuple[Callable[[BaseException], bool], str]] = [
 ]
 
 
-def _why_unfetchable(exc: Exception) -> str:
+def why_unfetchable(exc: Exception) -> str:
     """What went wrong, in words for whoever sent the URL (an httpx class name tells them nothing).
 
     httpx wraps httpcore's error, which wraps the system's (an OSError, an ssl error): the cause

@@ -129,6 +129,7 @@ class Worker:
         engine: Engine | None = None,
         *,
         engines: Sequence[str] | None = None,
+        progress_interval_s: float = PROGRESS_INTERVAL_S,
     ) -> None:
         """Runs the tasks of `engines` (default: the settings' `engines_to_run`), each loaded once
         here and kept warm; `engine`, when given, runs the tasks of all of them (tests bring theirs)."""
@@ -138,6 +139,7 @@ class Worker:
         limits = {name: spec(name).limits(settings) for name in self.engines}
         self.caps = {name: cap.max_running for name, cap in limits.items() if cap.max_running is not None}
         self.fetcher = ImageFetcher(settings)  # tests swap in one with a stub resolver
+        self.progress_interval_s = progress_interval_s  # the least time between two progress writes
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.work_dir = settings.data_dir / "work"
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +195,7 @@ class Worker:
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
                 with contextlib.suppress(Exception):
-                    self._sweep()
+                    self.sweep()
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
@@ -203,7 +205,7 @@ class Worker:
             if not worked:
                 waiter.wait(stop)
 
-    def _sweep(self) -> None:
+    def sweep(self) -> None:
         """Fail the tasks whose last attempt's worker died (or whose deadline passed), and remove what
         that attempt left: no later attempt of the task will come to clean up after it."""
         deadline_s = self.settings.off_peak_deadline_hours * 3600
@@ -224,10 +226,12 @@ class Worker:
             return False
         log.info("claimed %s (attempt %d)", task.id, task.attempt)
         with Heartbeat(self.store, task, self.settings.lease_seconds) as heartbeat:
-            self._process(task, heartbeat)
+            self.run_task(task, heartbeat)
         return True
 
-    def _process(self, task: Task, heartbeat: Heartbeat) -> None:
+    def run_task(self, task: Task, heartbeat: Heartbeat) -> None:
+        """Run one claimed task under `heartbeat`, which holds its lease (`run_once` claims and beats;
+        a test hands in a heartbeat that does not beat in time, as a paused process's would)."""
         output = self.work_dir / f"{task.id}-{task.attempt}.mp4"
         key = video_key(task.id, task.attempt)
         engine = self.engines[task.engine]
@@ -335,7 +339,7 @@ class Worker:
         def report(fraction: float) -> None:
             nonlocal last_sent
             now = time.monotonic()
-            if now - last_sent < PROGRESS_INTERVAL_S or heartbeat.lost.is_set():
+            if now - last_sent < self.progress_interval_s or heartbeat.lost.is_set():
                 return
             last_sent = now
             elapsed = now - started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_helpers import spectral_flatness
+from support.audio import spectral_flatness
 from vidgate.media.audio.ambience import CUE_LOUDNESS, MODELS, ambience, pick_cues
 from vidgate.media.audio.dsp import SAMPLE_RATE, loudness_lufs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_helpers import loudness, rms_db, true_peak_dbtp_of
+from support.audio import loudness, rms_db, true_peak_dbtp_of
 from vidgate.media.audio.dsp import SAMPLE_RATE, seconds_to_samples
 from vidgate.media.audio.mix import (
     GAP_S,

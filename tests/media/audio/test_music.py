@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_helpers import pitch_classes, rms_db, spectral_flatness
+from support.audio import pitch_classes, rms_db, spectral_flatness
 from vidgate.media.audio.dsp import SAMPLE_RATE
 from vidgate.media.audio.music import compose, pick_mood
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_helpers import pitch_hz
+from support.audio import pitch_hz
 from vidgate.media.audio.dsp import SAMPLE_RATE
 from vidgate.media.audio.speech import SpeechEngineError, speech_lines, synthesize
 from vidgate.media.audio.voices import BY_ID, CATALOGUE

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from vidgate import errors
+from vidgate import clock, errors
 from vidgate.errors import InvalidRequestBody, TaskFailure
 from vidgate.settings import Settings
 
@@ -317,7 +317,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         pass
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        return max(0.0, parsedate_to_datetime(value).timestamp() - clock.now())
     except (TypeError, ValueError):
         return None
 

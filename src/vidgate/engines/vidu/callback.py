@@ -18,12 +18,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from vidgate import clock
 from vidgate.errors import InvalidCallbackSignature
 
 # Where the API receives the provider's callbacks; `?task_id=` names vidgate's task.
@@ -102,7 +102,7 @@ def verify_callback(
         sent = parsedate_to_datetime(lower["date"]).timestamp()
     except (TypeError, ValueError):
         raise refuse("the Date header is not a date") from None
-    if abs((time.time() if now is None else now) - sent) > max_skew_s:
+    if abs((clock.now() if now is None else now) - sent) > max_skew_s:
         raise refuse(f"its Date is more than {max_skew_s:.0f} s from now")
     try:
         task = json.loads(body)

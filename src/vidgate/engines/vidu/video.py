@@ -25,7 +25,6 @@ import httpx
 from vidgate import errors
 from vidgate.engines.base import RenderError
 from vidgate.engines.vidu.api import tls_context
-from vidgate.errors import InvalidImageUrl
 from vidgate.inputs.fetch import (
     CONNECT_TIMEOUT_S,
     MAX_ADDRESSES_TRIED,
@@ -33,8 +32,9 @@ from vidgate.inputs.fetch import (
     REDIRECT_CODES,
     ImageFetcher,
     Target,
+    UrlRefused,
+    why_unfetchable,  # the same words for the same faults
 )
-from vidgate.inputs.fetch import _why_unfetchable as why_unfetchable  # the same words for the same faults
 from vidgate.settings import Settings
 
 EXPIRED_CODES = frozenset({401, 403, 404, 410})  # how storage answers a signed URL past its lifetime
@@ -85,10 +85,9 @@ class VideoDownloader:
         if s.vidu_allow_provider_host and urlsplit(url).hostname == provider_host:
             return url
         try:
-            return self.fetcher.check(url, 0)
-        except InvalidImageUrl as exc:
-            why = exc.message.removeprefix("images[0]: ").rstrip(".")
-            raise _failed(f"its URL was refused: {why}") from None
+            return self.fetcher.check_url(url)
+        except UrlRefused as exc:
+            raise _failed(f"its URL was refused: {exc.why}") from None
 
     def _get(
         self,
