@@ -75,4 +75,4 @@ class ResultDocuments:
             return task.eta
         ahead = ahead or WorkAhead(0, 0)
         waiting_ms = ahead.estimate_ms / max(1, ahead.busy_workers)
-        return math.ceil((waiting_ms + task.params.render_estimate_ms) / 1000)
+        return math.ceil((waiting_ms + task.estimate_ms) / 1000)

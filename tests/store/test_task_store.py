@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import inspect, text
 
 from vidgate import clock
+from vidgate.engines import cpu_estimate_ms
 from vidgate.errors import IdempotencyKeyReused
 from vidgate.store.db import MIGRATIONS_DIR, migrate, open_engine
 from vidgate.store.keys import Revocation
@@ -284,6 +285,6 @@ def test_the_render_estimates_migration_fills_in_the_queued_tasks(tmp_path: Path
     migrate(engine)
     with engine.connect() as connection:
         rows = dict(connection.execute(text("SELECT id, estimate_ms FROM tasks")).all())
-    assert rows == {"t1": queued.render_estimate_ms, "t2": 0}
-    assert queued.render_estimate_ms == 2 * 24 * 45  # 2 s at 1080p: ~45 ms a frame
+    assert rows == {"t1": cpu_estimate_ms(queued), "t2": 0}
+    assert cpu_estimate_ms(queued) == 2 * 24 * 45  # 2 s at 1080p: ~45 ms a frame
     engine.dispose()

@@ -72,14 +72,16 @@ class Services:
         engines.check_request(engine, request.to_params(request.images), self.settings)
         request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         refs = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
+        params = request.to_params(refs, self._extra(request, base_url))
         task, _created = self.store.create_task(
             tenant_id,
-            request.to_params(refs, self._extra(request, base_url)),
+            params,
             max_attempts=self.settings.max_attempts,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             key=key,
             engine=engine,
+            estimate_ms=engines.spec(engine).estimate_ms(params, self.settings),
         )
         self._warn_if_unserved(engine)
         return task

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vidgate.engines.base import Engine, EngineLimits
+from vidgate.engines.base import FPS, Engine, EngineLimits
 from vidgate.engines.vidu.limits import check_vidu_request, check_vidu_settings, vidu_limits
 from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
@@ -31,6 +31,16 @@ class EngineSpec:
     # Refusals beyond the limits, in the engine's own terms (e.g. a provider's forbidden combinations);
     # raises InvalidRequestBody.
     check_request: Callable[[TaskParams, Settings], None] | None = None
+    # A rough render time in ms on one worker, stored with the task so that the queue's ETAs add up.
+    estimate_ms: Callable[[TaskParams, Settings], int] = lambda params, _settings: cpu_estimate_ms(params)
+
+
+# The motion engine's render cost per output frame on one CPU core, by short side (measured).
+SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
+
+
+def cpu_estimate_ms(params: TaskParams) -> int:
+    return round(params.duration * FPS * SECONDS_PER_FRAME.get(params.short_side, 0.03) * 1000)
 
 
 def _load_motion(_settings: Settings) -> Engine:
@@ -59,6 +69,7 @@ SPECS: dict[str, EngineSpec] = {
         load=_load_vidu,
         check_settings=check_vidu_settings,
         check_request=check_vidu_request,
+        estimate_ms=lambda _params, settings: round(settings.vidu_expected_render_seconds * 1000),
     ),
 }
 ENGINE_NAMES = tuple(SPECS)

@@ -1,25 +1,7 @@
-"""Streaming H.264 encoding with PyAV: frames in, a finished MP4 out, never all frames in memory.
-
-The output is deterministic: the same frames with the same settings give a byte-identical file.
-That needs x264's thread count pinned (the bitstream depends on it), no wall-clock metadata
-(`+bitexact` keeps the muxer from writing creation times and version strings), fixed options, and
-x264's macroblock-tree rate control turned off: with it, x264's AVX-512 code path gives a different
-bitstream from run to run for many frame sizes (960x540 among them; measured with the x264 bundled
-in PyAV 18). Without mbtree, AVX-512 and AVX2 machines also produce the same bytes. x86 CPUs
-without SSSE3, and other architectures, take x264 code paths that give different bytes (x264's
-SSE2-only path was measured to differ; ARM was not measured).
-
-An optional soundtrack (float32 PCM, 48 kHz stereo) is coded as AAC into the same file, interleaved
-with the video as it is written, and cut or padded with silence to the video's exact length (AAC
-adds its usual priming and padding, which the MP4 edit list hides). FFmpeg's AAC encoder gives the
-same bytes for the same samples (measured on x86-64 with AVX-512; other CPU families were not
-measured), so the file stays byte-identical. Container tags (`metadata`)
-are written as MP4 metadata; `use_metadata_tags` keeps our own keys, not only iTunes' few.
-
-A file only appears under its final name once it is complete: we write to a hidden temporary name in
-the same directory (so the rename stays on one filesystem) and `os.replace` it on success; on any
-error, or cancellation, the temporary file is deleted.
-"""
+"""Streaming H.264 (+ AAC) encoding with PyAV: frames in, a finished MP4 out, never all frames in
+memory. Deterministic (the same frames and settings give a byte-identical file), and a file appears
+under its final name only once complete. Why each setting is what it is: docs/architecture.md,
+"Encoding"."""
 
 from __future__ import annotations
 

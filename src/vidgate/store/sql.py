@@ -66,6 +66,7 @@ def _task(row: Any) -> Task:
         completed_ms=row.completed_ms,
         engine=row.engine,
         engine_state=json.loads(row.engine_state),
+        estimate_ms=row.estimate_ms,
     )
 
 
@@ -96,6 +97,7 @@ class SqlTaskStore:
         request_hash: str | None = None,
         key: ApiKey | None = None,
         engine: str = "motion",
+        estimate_ms: int = 0,
     ) -> tuple[Task, bool]:
         """Insert a QUEUED task for `engine`; returns (task, created). With an idempotency key already
         used by this tenant for the same request, returns the existing task and created=False. With
@@ -121,7 +123,7 @@ class SqlTaskStore:
             "created_ms": now_ms(),
             "key_id": key.id if key else None,
             "webhook_state": "pending" if params.extra.get("webhook") else None,
-            "estimate_ms": params.render_estimate_ms,
+            "estimate_ms": estimate_ms,
             "engine": engine,
         }
         try:

@@ -43,7 +43,7 @@ tasks = Table(
     Column("started_ms", BigInteger),
     Column("completed_ms", BigInteger),
     Column("key_id", String(36)),  # the API key it was submitted with (its quotas count it)
-    # TaskParams.render_estimate_ms, kept so that a queued task's ETA sums the work ahead in SQL.
+    # Its engine's render estimate (EngineSpec.estimate_ms): a queued task's ETA sums the work ahead in SQL.
     Column("estimate_ms", BigInteger, nullable=False, server_default="0"),
     Index("ix_tasks_claim", "status", "priority", "created_ms"),
     Index("ix_tasks_tenant_created", "tenant_id", "created_ms"),

@@ -28,8 +28,6 @@ class TaskStatus(enum.StrEnum):
 
 TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEED, TaskStatus.FAILED})
 TASK_TYPE = "VIDU_Q2_PRO_IMG2VIDEO"
-# Rough render cost per output frame on one CPU core, by short side; refined by workers' progress.
-SECONDS_PER_FRAME = {540: 0.01, 720: 0.02, 1080: 0.045}
 
 
 @dataclass(frozen=True)
@@ -52,11 +50,6 @@ class TaskParams:
     @property
     def short_side(self) -> int:
         return int(self.resolution.removesuffix("p"))
-
-    @property
-    def render_estimate_ms(self) -> int:
-        """A rough render time on one worker, stored with the task so the queue's ETAs can add up."""
-        return round(self.duration * 24 * SECONDS_PER_FRAME.get(self.short_side, 0.03) * 1000)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
@@ -87,6 +80,7 @@ class Task:
     completed_ms: int | None
     engine: str = "motion"
     engine_state: dict[str, Any] = field(default_factory=dict)  # kept by its engine across attempts
+    estimate_ms: int = 0  # its engine's guess of the render time, for the queue's ETAs
 
 
 @dataclass(frozen=True)
