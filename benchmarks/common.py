@@ -51,11 +51,14 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def running_server(workers: int) -> Iterator[RunningServer]:
-    """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end."""
+def running_server(workers: int, settings: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end;
+    `settings` are more VIDGATE_* variables (`{port}` in a value is the server's port)."""
     work = Path(tempfile.mkdtemp(prefix="vidgate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(free_port())}
+    port = free_port()
+    env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(port)}
+    env |= {name: value.replace("{port}", str(port)) for name, value in (settings or {}).items()}
     created = subprocess.run(
         [*VIDGATE, "keys", "create", "--name", "bench"], env=env, capture_output=True, text=True
     )
