@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import logging
 import threading
 from collections.abc import Sequence
@@ -49,15 +48,6 @@ def signed_headers(secret: str, message_id: str, body: bytes, now: float | None 
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, message_id, timestamp, body),
     }
-
-
-def _is_name(host: str) -> bool:
-    """TLS SNI carries host names only, never address literals."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return True
-    return False
 
 
 class WebhookSender:
@@ -115,9 +105,7 @@ class WebhookSender:
         """POST to the address that was checked just now (the receiver's DNS may have changed since
         submit, and must not be asked twice: no rebinding window), with the right Host and SNI."""
         target = self.fetcher.check_url(url)
-        extensions = (
-            {"sni_hostname": target.host} if target.scheme == "https" and _is_name(target.host) else {}
-        )
+        extensions = target.tls_extensions
         request = http.build_request(
             "POST",
             target.request_url(target.addresses[0]),

@@ -170,18 +170,25 @@ def test_signed_callbacks_are_recorded_for_the_engine_and_bad_ones_change_nothin
     assert unknown.status_code == 404  # type: ignore[attr-defined]
 
 
-def test_cancelling_a_running_vidu_task_cancels_it_upstream(
-    gateway: Api, fake: FakeVidu, vidu_worker: Worker
-) -> None:
-    fake.states = ["created", "queueing", "processing"]  # never finishes by itself
-    task_id = submit(gateway, extra={"engine": "vidu"})
-    worker = threading.Thread(target=vidu_worker.run_once)
-    worker.start()
+def cancel_while_upstream(api: Api, fake: FakeVidu, worker: Worker) -> str:
+    """Submit a vidu task the provider never finishes, and cancel it once it runs upstream."""
+    fake.states = ["created", "queueing", "processing"]
+    task_id = submit(api, extra={"engine": "vidu"})
+    running = threading.Thread(target=worker.run_once)
+    running.start()
     deadline = time.monotonic() + 10
     while not fake.tasks and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert gateway.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=gateway.headers)
-    worker.join(timeout=15)
+    cancelled = api.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=api.headers)
+    assert cancelled.status_code == 200
+    running.join(timeout=15)
+    return task_id
+
+
+def test_cancelling_a_running_vidu_task_cancels_it_upstream(
+    gateway: Api, fake: FakeVidu, vidu_worker: Worker
+) -> None:
+    task_id = cancel_while_upstream(gateway, fake, vidu_worker)
     task = gateway.services.store.get_task(task_id)
     assert task is not None and task.status is TaskStatus.FAILED and task.reason == "CANCELED"
     assert fake.calls("cancel") and next(iter(fake.tasks.values())).cancelled
@@ -191,16 +198,8 @@ def test_cancelling_a_running_vidu_task_cancels_it_upstream(
 def test_a_provider_that_refuses_the_cancel_is_said_in_extra(
     gateway: Api, fake: FakeVidu, vidu_worker: Worker
 ) -> None:
-    fake.states = ["created", "queueing", "processing"]
     fake.cancel_refused = True
-    task_id = submit(gateway, extra={"engine": "vidu"})
-    worker = threading.Thread(target=vidu_worker.run_once)
-    worker.start()
-    deadline = time.monotonic() + 10
-    while not fake.tasks and time.monotonic() < deadline:
-        time.sleep(0.02)
-    gateway.client.post("/v3/async/task-cancel", params={"task_id": task_id}, headers=gateway.headers)
-    worker.join(timeout=15)
+    task_id = cancel_while_upstream(gateway, fake, vidu_worker)
     document = gateway.result(task_id).json()
     assert document["task"]["reason"] == "CANCELED"
     assert "credits" in document["extra"]["upstream_cancel"], document["extra"]

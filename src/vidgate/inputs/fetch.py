@@ -75,6 +75,12 @@ class Target:
     def host_header(self) -> str:
         return self.host if self.port == DEFAULT_PORTS[self.scheme] else f"{self.host}:{self.port}"
 
+    @property
+    def tls_extensions(self) -> dict[str, str]:
+        """httpx request extensions for connecting to an address: TLS names the host (SNI), for a
+        certificate check against it; SNI carries host names only, never address literals."""
+        return {"sni_hostname": self.host} if self.scheme == "https" and not _is_ip(self.host) else {}
+
 
 class UrlRefused(Exception):
     """A URL vidgate will not fetch from (or deliver to); `why` says so in a user's words."""
@@ -195,9 +201,7 @@ class ImageFetcher:
 
     def _get(self, client: httpx.Client, target: Target, index: int, deadline: float) -> bytes | str:
         """The image bytes, or the Location of a redirect."""
-        extensions = (
-            {"sni_hostname": target.host} if target.scheme == "https" and not _is_ip(target.host) else {}
-        )
+        extensions = target.tls_extensions
         last_error: Exception | None = None
         for address in target.addresses[:MAX_ADDRESSES_TRIED]:
             remaining = deadline - time.monotonic()

@@ -10,7 +10,6 @@ added by remuxing, packet for packet, never by re-encoding the provider's pictur
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -105,8 +104,7 @@ class VideoDownloader:
         if isinstance(target, str):
             requests = [client.build_request("GET", target, timeout=timeout)]
         else:
-            named = target.scheme == "https" and not _is_ip(target.host)
-            sni = {"sni_hostname": target.host} if named else {}
+            sni = target.tls_extensions
             requests = [
                 client.build_request(
                     "GET",
@@ -230,14 +228,6 @@ def add_tags(path: Path, tags: Mapping[str, str]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tagged.unlink()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _failed(why: str) -> RenderError:
