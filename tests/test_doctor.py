@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from support.databases import POSTGRES_URL
 from support.s3 import s3_client
-from vidgate import doctor, engines
+from vidgate import clock, doctor, engines
 from vidgate.cli import app
 from vidgate.settings import Settings
 from vidgate.store.db import MIGRATIONS_DIR, open_engine, open_task_store
@@ -239,12 +238,11 @@ def test_postgresql_clock_is_compared_with_this_hosts(
     monkeypatch.setenv("VIDGATE_DATABASE_URL", POSTGRES_URL)
     monkeypatch.setenv("VIDGATE_LEASE_SECONDS", "30")
     assert run_doctor()[1]["clock"][0] == "ok"
-    real_time = time.time
-    monkeypatch.setattr(doctor.time, "time", lambda: real_time() + 3)
-    status, detail = run_doctor()[1]["clock"]
+    with clock.moved(3):
+        status, detail = run_doctor()[1]["clock"]
     assert status == "warn" and "ahead of the database" in detail
-    monkeypatch.setattr(doctor.time, "time", lambda: real_time() - 20)
-    code, findings, _ = run_doctor()
+    with clock.moved(-20):
+        code, findings, _ = run_doctor()
     assert code == 1 and findings["clock"][0] == "fail" and "behind the database" in findings["clock"][1]
 
 

@@ -21,10 +21,14 @@ from urllib.parse import urlsplit
 
 import typer
 
+from vidgate.tasks.model import TERMINAL_STATUSES
+
 if TYPE_CHECKING:  # imported when a command runs: `vidgate --help` stays fast
     from rich.progress import Progress
 
     from vidgate.client import Client
+
+TERMINAL = tuple(status.wire for status in TERMINAL_STATUSES)
 
 EXIT_DONE, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -242,7 +246,7 @@ def _poll_with_progress(client: Client, task_id: str) -> dict[str, Any]:
                 eta = f"ETA {round(task['eta'])} s" if task.get("eta") else ""
                 word = STATUS_WORDS.get(task["status"], task["status"])
                 progress.update(bar, completed=task.get("progress_percent", 0), description=word, eta=eta)
-            if task["status"] in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED"):
+            if task["status"] in TERMINAL:
                 return document
             try:
                 time.sleep(POLL_INTERVAL_S)
@@ -379,7 +383,7 @@ def _describe(document: dict[str, Any], one_line: bool = False) -> str:
         STATUS_WORDS.get(task["status"], task["status"]),
         f"{task.get('progress_percent', 0)}%",
     ]
-    if task["status"] not in ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED") and task.get("eta"):
+    if task["status"] not in TERMINAL and task.get("eta"):
         parts.append(f"ETA {round(task['eta'])} s")
     if task.get("reason"):
         parts.append(task["reason"])
