@@ -12,7 +12,10 @@ $(BIN)/python:
 # Reinstall whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# torch before the `diffusers` extra, pinned to the CPU wheel on this disk: left to the resolver,
+	# diffusers' dependency on torch would pull a CUDA build of several GB.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,diffusers]'
 	touch $(STAMP)
 
 run: $(STAMP)

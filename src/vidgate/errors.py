@@ -117,6 +117,8 @@ class GetResultFailed(VidgateError):
 CANCELED = "CANCELED"
 MAX_ATTEMPTS_EXCEEDED = "MAX_ATTEMPTS_EXCEEDED"
 RENDER_FAILED = "RENDER_FAILED"
+# A model engine ran out of GPU memory; the message says the size and frames and what to lower.
+GPU_OUT_OF_MEMORY = "GPU_OUT_OF_MEMORY"
 
 
 class IdempotencyKeyReused(VidgateError):

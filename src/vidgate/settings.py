@@ -104,6 +104,42 @@ class Settings(BaseSettings):
     watermark_image: Path | None = None
     watermark_opacity: float = Field(0.7, gt=0, le=1)
 
+    # The `diffusers` engine (docs/engines.md). The model folder, downloaded beforehand; nothing is
+    # fetched at run time.
+    diffusers_model_path: Path | None = None
+    # The model family: "auto" = read from the folder's model_index.json and component configs. An API
+    # host without the folder names it here, so that submits are checked against the right limits.
+    diffusers_family: Literal["auto", "wan-ti2v-5b", "wan-a14b", "ltx-2"] = "auto"
+    # "cuda", "cuda:1", "cpu"... Empty = "cuda" when available, else "cpu".
+    diffusers_device: str = ""
+    # Render at this short side (rounded to the family's multiple) and resize to the contract's size;
+    # 0 = the requested resolution. Smaller is faster and needs less memory.
+    diffusers_generation_short_side: int = Field(0, ge=0, le=2160)
+    # "quality": the family's full step count with classifier-free guidance; "fast": a distilled LoRA
+    # (diffusers_fast_lora), few steps, guidance 1.
+    diffusers_preset: Literal["quality", "fast"] = "quality"
+    # A local LoRA file or folder (safetensors) loaded through peft for the fast preset.
+    diffusers_fast_lora: Path | None = None
+    # Denoising steps and guidance scale; 0 = the preset's default for the family.
+    diffusers_steps: int = Field(0, ge=0, le=200)
+    diffusers_guidance: float = Field(0.0, ge=0.0, le=20.0)
+    # Negative prompt; unset = the family's recommended one.
+    diffusers_negative_prompt: str | None = None
+    # Speed and memory levers, all off by default (docs/engines.md has their measured effects).
+    # Reuse transformer outputs between similar steps.
+    diffusers_cache: Literal["off", "first_block", "taylorseer"] = "off"
+    # torch.compile of the transformer's repeated blocks (the first task pays the compile).
+    diffusers_compile: bool = False
+    # A diffusers attention backend, e.g. "flash", "_native_cudnn", "sage"; empty = PyTorch's SDPA.
+    diffusers_attention_backend: str = ""
+    # Keep weights in CPU memory and move them to the GPU when used: "model" (whole models) or
+    # "group" (groups of layers, less memory, slower). GPU only.
+    diffusers_offload: Literal["off", "model", "group"] = "off"
+    # Store the transformers' weights in float8 and compute in bf16: about half their memory.
+    diffusers_fp8: bool = False
+    # Decode the video in tiles: less peak memory at large sizes.
+    diffusers_vae_tiling: bool = False
+
     @field_validator("off_peak_window")
     @classmethod
     def _valid_window(cls, value: str) -> str:

@@ -37,12 +37,37 @@ def _load_motion(_settings: Settings) -> Engine:
     return MotionEngine()
 
 
+def _load_diffusers(settings: Settings) -> Engine:
+    from vidgate.engines.diffusers import load  # imports torch and diffusers only here
+
+    return load(settings)
+
+
+def _diffusers_limits(settings: Settings) -> EngineLimits:
+    from vidgate.engines.diffusers import limits  # JSON files only: safe in the API process
+
+    return limits(settings)
+
+
+def _check_diffusers_settings(settings: Settings) -> None:
+    from vidgate.engines.diffusers import check_settings
+
+    check_settings(settings)
+
+
 SPECS: dict[str, EngineSpec] = {
     "motion": EngineSpec(
         name="motion",
         description="CPU camera moves over the photos, chosen from the prompt; no model needed.",
         limits=lambda _settings: EngineLimits(),  # honours every parameter
         load=_load_motion,
+    ),
+    "diffusers": EngineSpec(
+        name="diffusers",
+        description="Open image-to-video models (Wan 2.2, LTX-2) from a local folder, on a GPU.",
+        limits=_diffusers_limits,
+        load=_load_diffusers,
+        check_settings=_check_diffusers_settings,
     ),
 }
 ENGINE_NAMES = tuple(SPECS)

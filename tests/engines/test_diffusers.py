@@ -1,0 +1,224 @@
+"""The diffusers engine on tiny random Wan pipelines, on the CPU: real folders loaded through the
+engine's own loading code, real RenderJobs, real MP4s checked with PyAV."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
+
+import torch
+
+from engines.diffusers_models import build_wan_a14b, build_wan_ti2v
+from vidgate.engines import SPECS
+from vidgate.engines.base import RenderCancelled, RenderError, RenderJob
+from vidgate.engines.diffusers import common
+from vidgate.settings import Settings
+
+SPEC = SPECS["diffusers"]
+
+
+@pytest.fixture(scope="session")
+def ti2v_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wan_ti2v(tmp_path_factory.mktemp("models") / "wan-ti2v")
+
+
+@pytest.fixture(scope="session")
+def a14b_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wan_a14b(tmp_path_factory.mktemp("models") / "wan-a14b")
+
+
+def engine_settings(folder: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "diffusers_model_path": folder,
+        "diffusers_generation_short_side": 32,  # tiny: the contract's size comes from resizing
+        "diffusers_steps": 2,
+        "diffusers_device": "cpu",
+    }
+    values.update(overrides)
+    return Settings(**values, _env_file=None)  # type: ignore[arg-type, call-arg]
+
+
+def photo(width: int = 320, height: int = 180, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def job(
+    tmp_path: Path, images: list[np.ndarray] | None = None, seed: int = 7, name: str = "out.mp4"
+) -> RenderJob:
+    return RenderJob(
+        images=images or [photo()],
+        prompt="a cat walks slowly",
+        duration=1,
+        short_side=540,
+        movement_amplitude="auto",
+        seed=seed,
+        output_path=tmp_path / name,
+        quality="fast",
+    )
+
+
+def probe(path: Path) -> tuple[int, int, int, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return stream.codec_context.width, stream.codec_context.height, frames, float(stream.average_rate)
+
+
+def never() -> bool:
+    return False
+
+
+def test_ti2v_renders_the_contracts_frames_and_size(ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(ti2v_folder))
+    progress: list[float] = []
+    result = engine.render(job(tmp_path), progress.append, never)
+
+    assert probe(result.path) == (960, 540, 24, 24.0)
+    assert (result.width, result.height, result.frames) == (960, 540, 24)
+    assert result.info["family"] == "wan-ti2v-5b"
+    assert result.info["generation_size"] == "64x32"
+    assert result.info["generated_frames"] == 25 and result.info["steps"] == 2
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert progress[0] == pytest.approx(common.DENOISED_AT / 2), "one report per denoising step first"
+
+
+def test_same_seed_same_bytes_and_the_pipeline_stays_loaded(ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(ti2v_folder))
+    pipe = engine.pipe  # type: ignore[attr-defined]
+    first = engine.render(job(tmp_path, name="a.mp4"), lambda _: None, never).path.read_bytes()
+    second = engine.render(job(tmp_path, name="b.mp4"), lambda _: None, never).path.read_bytes()
+    other = engine.render(job(tmp_path, seed=8, name="c.mp4"), lambda _: None, never).path.read_bytes()
+    assert first == second
+    assert other != first
+    assert engine.pipe is pipe  # type: ignore[attr-defined]
+
+
+def test_cancel_stops_within_one_denoising_step(ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(ti2v_folder, diffusers_steps=6))
+    progress: list[float] = []
+    with pytest.raises(RenderCancelled) as caught:
+        engine.render(job(tmp_path), progress.append, lambda: bool(progress))
+    assert caught.value.info["cancelled_at_step"] == 2, "asked after step 1, stopped at the end of step 2"
+    assert len(progress) == 1
+    assert list(tmp_path.iterdir()) == [], "no file, not even a partial one"
+
+
+def test_out_of_memory_fails_the_task_and_the_engine_serves_the_next(
+    ti2v_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = SPEC.load(engine_settings(ti2v_folder))
+    vae = engine.pipe.vae  # type: ignore[attr-defined]
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(vae, "decode", out_of_memory)
+    with pytest.raises(RenderError) as caught:
+        engine.render(job(tmp_path), lambda _: None, never)
+    assert caught.value.reason == "GPU_OUT_OF_MEMORY"
+    assert "64x32, 25 frames" in caught.value.message
+    assert "VIDGATE_DIFFUSERS_GENERATION_SHORT_SIDE" in caught.value.message
+
+    monkeypatch.undo()
+    result = engine.render(job(tmp_path), lambda _: None, never)
+    assert probe(result.path)[2] == 24
+
+
+def test_a14b_first_and_last_frame_retimed_from_16_fps(a14b_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(a14b_folder))
+    images = [photo(240, 180, seed=1), photo(240, 180, seed=2)]
+    result = engine.render(job(tmp_path, images=images), lambda _: None, never)
+    assert probe(result.path) == (720, 540, 24, 24.0)
+    assert result.info["family"] == "wan-a14b"
+    assert result.info["generated_frames"] == 17 and result.info["retimed"] is True
+    assert result.info["last_image"] is True
+    assert result.info["generation_size"] == "48x32", "A14B sizes are multiples of 16"
+
+
+def test_levers_that_run_on_the_cpu_are_applied_and_gpu_only_ones_skipped(
+    ti2v_folder: Path, tmp_path: Path
+) -> None:
+    settings = engine_settings(
+        ti2v_folder,
+        diffusers_fp8=True,
+        diffusers_vae_tiling=True,
+        diffusers_cache="first_block",
+        diffusers_attention_backend="native",
+        diffusers_offload="model",
+    )
+    engine = SPEC.load(settings)
+    assert engine.levers == {  # type: ignore[attr-defined]
+        "fp8": "on",
+        "attention_backend": "native",
+        "cache": "first_block",
+        "vae_tiling": "on",
+        "offload": "skipped: needs a GPU",
+    }
+    block = engine.pipe.transformer.blocks[0]  # type: ignore[attr-defined]
+    assert block.attn1.to_q.weight.dtype == torch.float8_e4m3fn
+    result = engine.render(job(tmp_path), lambda _: None, never)
+    assert probe(result.path)[2] == 24
+    assert result.info["levers"]["cache"] == "first_block"  # type: ignore[index]
+
+
+def test_compile_wraps_the_repeated_blocks(ti2v_folder: Path) -> None:
+    engine = SPEC.load(engine_settings(ti2v_folder, diffusers_compile=True))
+    assert engine.levers == {"compile": "repeated blocks"}  # type: ignore[attr-defined]
+    blocks = engine.pipe.transformer.blocks  # type: ignore[attr-defined]
+    assert all(block._compiled_call_impl is not None for block in blocks)
+
+
+def test_missing_or_incomplete_folders_are_named(ti2v_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="VIDGATE_DIFFUSERS_MODEL_PATH is required"):
+        SPEC.check_settings(Settings(_env_file=None))  # type: ignore[call-arg, misc]
+    with pytest.raises(ValueError, match=r"model folder .*nowhere does not exist"):
+        SPEC.check_settings(engine_settings(tmp_path / "nowhere"))  # type: ignore[misc]
+
+    broken = shutil.copytree(ti2v_folder, tmp_path / "broken")
+    (broken / "transformer" / "diffusion_pytorch_model.safetensors").unlink()
+    shutil.rmtree(broken / "tokenizer")
+    with pytest.raises(ValueError, match=r"incomplete: missing tokenizer/, transformer/ weights"):
+        SPEC.check_settings(engine_settings(broken))  # type: ignore[misc]
+    with pytest.raises(ValueError, match="incomplete"):
+        SPEC.load(engine_settings(broken))
+
+    (broken / "model_index.json").unlink()
+    with pytest.raises(ValueError, match=r"missing .*model_index.json"):
+        SPEC.check_settings(engine_settings(broken))  # type: ignore[misc]
+
+
+def test_fast_preset_needs_its_lora(ti2v_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="VIDGATE_DIFFUSERS_FAST_LORA"):
+        SPEC.check_settings(engine_settings(ti2v_folder, diffusers_preset="fast"))  # type: ignore[misc]
+    with pytest.raises(ValueError, match="does not exist"):
+        SPEC.check_settings(  # type: ignore[misc]
+            engine_settings(ti2v_folder, diffusers_preset="fast", diffusers_fast_lora=tmp_path / "x")
+        )
+
+
+def test_limits_per_family_read_only_json(ti2v_folder: Path, a14b_folder: Path) -> None:
+    """The API process calls the limits: they must come from the folder without importing torch."""
+    script = (
+        "import sys; from vidgate.engines import SPECS; from vidgate.settings import Settings\n"
+        f"for path in ({str(ti2v_folder)!r}, {str(a14b_folder)!r}):\n"
+        "    limits = SPECS['diffusers'].limits(Settings(diffusers_model_path=path, _env_file=None))\n"
+        "    print(limits.durations[-1], limits.max_images)\n"
+        "print('torch' in sys.modules, 'diffusers' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert output.split("\n")[:3] == ["5 1", "5 2", "False False"]
+
+
+def test_ltx2_family_limits_without_a_folder() -> None:
+    limits = SPEC.limits(Settings(diffusers_family="ltx-2", _env_file=None))  # type: ignore[call-arg]
+    assert limits.durations == tuple(range(1, 11))
+    assert limits.max_images is None and limits.renders_itself == frozenset({"audio"})
