@@ -16,11 +16,13 @@ pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
 
 import torch
 
-from engines.diffusers_models import build_wan_a14b, build_wan_ti2v
+from engines.diffusers_models import build_ltx2, build_wan_a14b, build_wan_ti2v
 from vidgate.engines import SPECS
 from vidgate.engines.base import RenderCancelled, RenderError, RenderJob
 from vidgate.engines.diffusers import common
+from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
+from vidgate.tasks.model import TaskParams
 
 SPEC = SPECS["diffusers"]
 
@@ -33,6 +35,11 @@ def ti2v_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def a14b_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wan_a14b(tmp_path_factory.mktemp("models") / "wan-a14b")
+
+
+@pytest.fixture(scope="session")
+def ltx2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_ltx2(tmp_path_factory.mktemp("models") / "ltx2")
 
 
 def engine_settings(folder: Path, **overrides: object) -> Settings:
@@ -222,3 +229,31 @@ def test_ltx2_family_limits_without_a_folder() -> None:
     limits = SPEC.limits(Settings(diffusers_family="ltx-2", _env_file=None))  # type: ignore[call-arg]
     assert limits.durations == tuple(range(1, 11))
     assert limits.max_images is None and limits.renders_itself == frozenset({"audio"})
+
+
+def test_ltx2_keyframes_and_its_own_sound(ltx2_folder: Path, tmp_path: Path) -> None:
+    # Guidance 1: one transformer pass per step (what the fast preset runs), to keep the test quick.
+    engine = SPEC.load(engine_settings(ltx2_folder, diffusers_guidance=1.0))
+    images = [photo(seed=1), photo(seed=2), photo(seed=3)]
+    params = TaskParams(["a", "b", "c"], "a cat walks", 1, "540p", "high", 7, audio=True)
+    task = job(tmp_path, images=images)
+    task = RenderJob(**{**task.__dict__, "params": params})
+    progress: list[float] = []
+    result = engine.render(task, progress.append, never)
+
+    assert probe(result.path) == (960, 540, 24, 24.0)
+    assert result.info["family"] == "ltx-2" and result.info["keyframes"] == 3
+    assert result.info["model_audio"] is True
+    with av.open(str(result.path)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.sample_rate == 48_000 and audio.codec_context.channels == 2
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_ltx2_refuses_more_images_than_keyframes(ltx2_folder: Path) -> None:
+    settings = engine_settings(ltx2_folder)
+    assert SPEC.check_request is not None
+    SPEC.check_request(TaskParams(["x"] * 4, "p", 1, "540p", "auto", 1), settings)
+    with pytest.raises(InvalidRequestBody, match="a 1 s video has 4"):
+        SPEC.check_request(TaskParams(["x"] * 5, "p", 1, "540p", "auto", 1), settings)
+    SPEC.check_request(TaskParams(["x"] * 5, "p", 1, "540p", "auto", 1), engine_settings(ltx2_folder.parent))

@@ -55,6 +55,12 @@ def _check_diffusers_settings(settings: Settings) -> None:
     check_settings(settings)
 
 
+def _check_diffusers_request(params: TaskParams, settings: Settings) -> None:
+    from vidgate.engines.diffusers import check_request
+
+    check_request(params, settings)
+
+
 SPECS: dict[str, EngineSpec] = {
     "motion": EngineSpec(
         name="motion",
@@ -68,6 +74,7 @@ SPECS: dict[str, EngineSpec] = {
         limits=_diffusers_limits,
         load=_load_diffusers,
         check_settings=_check_diffusers_settings,
+        check_request=_check_diffusers_request,
     ),
 }
 ENGINE_NAMES = tuple(SPECS)

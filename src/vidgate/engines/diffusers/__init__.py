@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING
 
 from vidgate.engines.base import ALL_DURATIONS, PARAMETERS, EngineLimits
 from vidgate.engines.diffusers.family import configured_family, open_folder
+from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
+from vidgate.tasks.model import TaskParams
+
+# LTX-2's latent frames: its VAE packs 8 of the 24 frames a second into one.
+LTX2_KEYFRAMES_PER_SECOND = 3
 
 if TYPE_CHECKING:
     from vidgate.engines.base import Engine
@@ -55,6 +60,19 @@ def check_settings(settings: Settings) -> None:
             )
         if not settings.diffusers_fast_lora.exists():
             raise ValueError(f"VIDGATE_DIFFUSERS_FAST_LORA: {settings.diffusers_fast_lora} does not exist")
+
+
+def check_request(params: TaskParams, settings: Settings) -> None:
+    """LTX-2 puts each image on a keyframe of its own: no more images than the video has latent frames."""
+    if configured_family(settings).key != "ltx-2":
+        return
+    slots = LTX2_KEYFRAMES_PER_SECOND * params.duration + 1
+    if len(params.images) > slots:
+        raise InvalidRequestBody(
+            f"LTX-2 places each image on a keyframe of its own: a {params.duration} s video has "
+            f"{slots}; send at most {slots} images or a longer duration.",
+            {"field": "images"},
+        )
 
 
 def load(settings: Settings) -> Engine:
