@@ -16,7 +16,7 @@ pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
 
 import torch
 
-from engines.diffusers_models import build_ltx2, build_wan_a14b, build_wan_ti2v
+from engines.diffusers_models import build_wan_lora
 from vidgate.engines import SPECS
 from vidgate.engines.base import RenderCancelled, RenderError, RenderJob
 from vidgate.engines.diffusers import common
@@ -25,21 +25,6 @@ from vidgate.settings import Settings
 from vidgate.tasks.model import TaskParams
 
 SPEC = SPECS["diffusers"]
-
-
-@pytest.fixture(scope="session")
-def ti2v_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_wan_ti2v(tmp_path_factory.mktemp("models") / "wan-ti2v")
-
-
-@pytest.fixture(scope="session")
-def a14b_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_wan_a14b(tmp_path_factory.mktemp("models") / "wan-a14b")
-
-
-@pytest.fixture(scope="session")
-def ltx2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_ltx2(tmp_path_factory.mktemp("models") / "ltx2")
 
 
 def engine_settings(folder: Path, **overrides: object) -> Settings:
@@ -84,8 +69,8 @@ def never() -> bool:
     return False
 
 
-def test_ti2v_renders_the_contracts_frames_and_size(ti2v_folder: Path, tmp_path: Path) -> None:
-    engine = SPEC.load(engine_settings(ti2v_folder))
+def test_ti2v_renders_the_contracts_frames_and_size(wan_ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(wan_ti2v_folder))
     progress: list[float] = []
     result = engine.render(job(tmp_path), progress.append, never)
 
@@ -98,8 +83,8 @@ def test_ti2v_renders_the_contracts_frames_and_size(ti2v_folder: Path, tmp_path:
     assert progress[0] == pytest.approx(common.DENOISED_AT / 2), "one report per denoising step first"
 
 
-def test_same_seed_same_bytes_and_the_pipeline_stays_loaded(ti2v_folder: Path, tmp_path: Path) -> None:
-    engine = SPEC.load(engine_settings(ti2v_folder))
+def test_same_seed_same_bytes_and_the_pipeline_stays_loaded(wan_ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(wan_ti2v_folder))
     pipe = engine.pipe  # type: ignore[attr-defined]
     first = engine.render(job(tmp_path, name="a.mp4"), lambda _: None, never).path.read_bytes()
     second = engine.render(job(tmp_path, name="b.mp4"), lambda _: None, never).path.read_bytes()
@@ -109,8 +94,8 @@ def test_same_seed_same_bytes_and_the_pipeline_stays_loaded(ti2v_folder: Path, t
     assert engine.pipe is pipe  # type: ignore[attr-defined]
 
 
-def test_cancel_stops_within_one_denoising_step(ti2v_folder: Path, tmp_path: Path) -> None:
-    engine = SPEC.load(engine_settings(ti2v_folder, diffusers_steps=6))
+def test_cancel_stops_within_one_denoising_step(wan_ti2v_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(wan_ti2v_folder, diffusers_steps=6))
     progress: list[float] = []
     with pytest.raises(RenderCancelled) as caught:
         engine.render(job(tmp_path), progress.append, lambda: bool(progress))
@@ -120,9 +105,9 @@ def test_cancel_stops_within_one_denoising_step(ti2v_folder: Path, tmp_path: Pat
 
 
 def test_out_of_memory_fails_the_task_and_the_engine_serves_the_next(
-    ti2v_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wan_ti2v_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = SPEC.load(engine_settings(ti2v_folder))
+    engine = SPEC.load(engine_settings(wan_ti2v_folder))
     vae = engine.pipe.vae  # type: ignore[attr-defined]
 
     def out_of_memory(*args: object, **kwargs: object) -> None:
@@ -140,8 +125,8 @@ def test_out_of_memory_fails_the_task_and_the_engine_serves_the_next(
     assert probe(result.path)[2] == 24
 
 
-def test_a14b_first_and_last_frame_retimed_from_16_fps(a14b_folder: Path, tmp_path: Path) -> None:
-    engine = SPEC.load(engine_settings(a14b_folder))
+def test_a14b_first_and_last_frame_retimed_from_16_fps(wan_a14b_folder: Path, tmp_path: Path) -> None:
+    engine = SPEC.load(engine_settings(wan_a14b_folder))
     images = [photo(240, 180, seed=1), photo(240, 180, seed=2)]
     result = engine.render(job(tmp_path, images=images), lambda _: None, never)
     assert probe(result.path) == (720, 540, 24, 24.0)
@@ -152,10 +137,10 @@ def test_a14b_first_and_last_frame_retimed_from_16_fps(a14b_folder: Path, tmp_pa
 
 
 def test_levers_that_run_on_the_cpu_are_applied_and_gpu_only_ones_skipped(
-    ti2v_folder: Path, tmp_path: Path
+    wan_ti2v_folder: Path, tmp_path: Path
 ) -> None:
     settings = engine_settings(
-        ti2v_folder,
+        wan_ti2v_folder,
         diffusers_fp8=True,
         diffusers_vae_tiling=True,
         diffusers_cache="first_block",
@@ -177,20 +162,20 @@ def test_levers_that_run_on_the_cpu_are_applied_and_gpu_only_ones_skipped(
     assert result.info["levers"]["cache"] == "first_block"  # type: ignore[index]
 
 
-def test_compile_wraps_the_repeated_blocks(ti2v_folder: Path) -> None:
-    engine = SPEC.load(engine_settings(ti2v_folder, diffusers_compile=True))
+def test_compile_wraps_the_repeated_blocks(wan_ti2v_folder: Path) -> None:
+    engine = SPEC.load(engine_settings(wan_ti2v_folder, diffusers_compile=True))
     assert engine.levers == {"compile": "repeated blocks"}  # type: ignore[attr-defined]
     blocks = engine.pipe.transformer.blocks  # type: ignore[attr-defined]
     assert all(block._compiled_call_impl is not None for block in blocks)
 
 
-def test_missing_or_incomplete_folders_are_named(ti2v_folder: Path, tmp_path: Path) -> None:
+def test_missing_or_incomplete_folders_are_named(wan_ti2v_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="VIDGATE_DIFFUSERS_MODEL_PATH is required"):
         SPEC.check_settings(Settings(_env_file=None))  # type: ignore[call-arg, misc]
     with pytest.raises(ValueError, match=r"model folder .*nowhere does not exist"):
         SPEC.check_settings(engine_settings(tmp_path / "nowhere"))  # type: ignore[misc]
 
-    broken = shutil.copytree(ti2v_folder, tmp_path / "broken")
+    broken = shutil.copytree(wan_ti2v_folder, tmp_path / "broken")
     (broken / "transformer" / "diffusion_pytorch_model.safetensors").unlink()
     shutil.rmtree(broken / "tokenizer")
     with pytest.raises(ValueError, match=r"incomplete: missing tokenizer/, transformer/ weights"):
@@ -203,20 +188,36 @@ def test_missing_or_incomplete_folders_are_named(ti2v_folder: Path, tmp_path: Pa
         SPEC.check_settings(engine_settings(broken))  # type: ignore[misc]
 
 
-def test_fast_preset_needs_its_lora(ti2v_folder: Path, tmp_path: Path) -> None:
+def test_fast_preset_fuses_its_lora_and_takes_few_steps(wan_ti2v_folder: Path, tmp_path: Path) -> None:
+    lora = build_wan_lora(wan_ti2v_folder, tmp_path / "lora")
+    plain = SPEC.load(engine_settings(wan_ti2v_folder))
+    fast = SPEC.load(
+        engine_settings(wan_ti2v_folder, diffusers_preset="fast", diffusers_fast_lora=lora, diffusers_steps=0)
+    )
+    assert fast.levers == {"fast_lora": "pytorch_lora_weights.safetensors"}  # type: ignore[attr-defined]
+    fused = fast.pipe.transformer.blocks[0].attn1.to_q  # type: ignore[attr-defined]
+    base = plain.pipe.transformer.blocks[0].attn1.to_q  # type: ignore[attr-defined]
+    assert isinstance(fused, torch.nn.Linear), "fused into the weights: no peft layer left"
+    assert not torch.equal(fused.weight, base.weight)
+    result = fast.render(job(tmp_path), lambda _: None, never)
+    assert (result.info["steps"], result.info["guidance"]) == (4, 1.0)
+    assert probe(result.path)[2] == 24
+
+
+def test_fast_preset_needs_its_lora(wan_ti2v_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="VIDGATE_DIFFUSERS_FAST_LORA"):
-        SPEC.check_settings(engine_settings(ti2v_folder, diffusers_preset="fast"))  # type: ignore[misc]
+        SPEC.check_settings(engine_settings(wan_ti2v_folder, diffusers_preset="fast"))  # type: ignore[misc]
     with pytest.raises(ValueError, match="does not exist"):
         SPEC.check_settings(  # type: ignore[misc]
-            engine_settings(ti2v_folder, diffusers_preset="fast", diffusers_fast_lora=tmp_path / "x")
+            engine_settings(wan_ti2v_folder, diffusers_preset="fast", diffusers_fast_lora=tmp_path / "x")
         )
 
 
-def test_limits_per_family_read_only_json(ti2v_folder: Path, a14b_folder: Path) -> None:
+def test_limits_per_family_read_only_json(wan_ti2v_folder: Path, wan_a14b_folder: Path) -> None:
     """The API process calls the limits: they must come from the folder without importing torch."""
     script = (
         "import sys; from vidgate.engines import SPECS; from vidgate.settings import Settings\n"
-        f"for path in ({str(ti2v_folder)!r}, {str(a14b_folder)!r}):\n"
+        f"for path in ({str(wan_ti2v_folder)!r}, {str(wan_a14b_folder)!r}):\n"
         "    limits = SPECS['diffusers'].limits(Settings(diffusers_model_path=path, _env_file=None))\n"
         "    print(limits.durations[-1], limits.max_images)\n"
         "print('torch' in sys.modules, 'diffusers' in sys.modules)\n"

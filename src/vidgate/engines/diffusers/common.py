@@ -114,8 +114,12 @@ def nearest_multiple(value: float, multiple: int) -> int:
 
 
 def generation_size(image_width: int, image_height: int, short_side: int, multiple: int) -> tuple[int, int]:
+    """Each side rounded on its own to the multiple nearest the wanted size (720p 16:9 on Wan 2.2
+    5B: 1280x704, its published size); `fit` later crops the small difference in aspect."""
     short = nearest_multiple(short_side, multiple)
-    long = nearest_multiple(short * max(image_width, image_height) / min(image_width, image_height), multiple)
+    long = nearest_multiple(
+        short_side * max(image_width, image_height) / min(image_width, image_height), multiple
+    )
     return (long, short) if image_width >= image_height else (short, long)
 
 
