@@ -49,7 +49,9 @@ def apply_levers(pipe: Any, settings: Settings, device: torch.device, dtype: tor
     applied.update(_place(pipe, settings, device))
     if settings.diffusers_compile:
         for model in models:
-            model.compile_repeated_blocks(fullgraph=True)
+            # Not fullgraph: the cache hooks decide per step outside the graph (a graph break by
+            # design); a block with no hook compiles whole either way.
+            model.compile_repeated_blocks(fullgraph=False)
         applied["compile"] = "repeated blocks"
     return applied
 
