@@ -162,6 +162,8 @@ def test_levers_that_run_on_the_cpu_are_applied_and_gpu_only_ones_skipped(
     assert result.info["levers"]["cache"] == "first_block"  # type: ignore[index]
 
 
+# torch._dynamo, imported by the first compile, still uses torch.jit.script_method itself.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_compile_wraps_the_repeated_blocks(wan_ti2v_folder: Path) -> None:
     engine = SPEC.load(engine_settings(wan_ti2v_folder, diffusers_compile=True))
     assert engine.levers == {"compile": "repeated blocks"}  # type: ignore[attr-defined]
