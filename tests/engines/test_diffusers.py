@@ -128,8 +128,19 @@ def test_out_of_memory_fails_the_task_and_the_engine_serves_the_next(
 def test_a14b_first_and_last_frame_retimed_from_16_fps(wan_a14b_folder: Path, tmp_path: Path) -> None:
     engine = SPEC.load(engine_settings(wan_a14b_folder))
     images = [photo(240, 180, seed=1), photo(240, 180, seed=2)]
-    result = engine.render(job(tmp_path, images=images), lambda _: None, never)
+    filtered: list[tuple[int, ...]] = []
+
+    def mark(frame: np.ndarray) -> np.ndarray:  # stands for the watermark
+        filtered.append(frame.shape)
+        return frame
+
+    soundtrack = np.zeros((48_000, 2), np.float32)  # the shared soundtrack of a Wan task
+    task = RenderJob(**{**job(tmp_path, images=images).__dict__, "audio": soundtrack, "frame_filter": mark})
+    result = engine.render(task, lambda _: None, never)
     assert probe(result.path) == (720, 540, 24, 24.0)
+    assert filtered == [(540, 720, 3)] * 24
+    with av.open(str(result.path)) as container:
+        assert len(container.streams.audio) == 1, "the job's soundtrack is encoded"
     assert result.info["family"] == "wan-a14b"
     assert result.info["generated_frames"] == 17 and result.info["retimed"] is True
     assert result.info["last_image"] is True
