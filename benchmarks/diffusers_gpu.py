@@ -6,9 +6,10 @@ configs (Wan-AI/Wan2.2-TI2V-5B-Diffusers, written below) with random weights: sp
 depend on the values, and nothing is downloaded. The text encoder (UMT5-XXL) is left out: prompt
 embeddings of its shape (512 x 4096) are drawn at random, which is what the transformer sees.
 
-The machine needs torch (CUDA) and transformers; diffusers, when missing, is installed from wheels
-placed beside this script (`benchmarks/wheels/`: `pip download diffusers==0.42.1 importlib_metadata
-zipp -d benchmarks/wheels --no-deps` on a machine with network).
+The machine needs torch (CUDA) and transformers; diffusers, when missing, is installed with
+`pip install --no-index` from wheels placed beside this script, in `benchmarks/wheels/` (made on a
+machine with network by `pip download diffusers==0.42.1 -d benchmarks/wheels`: diffusers and its
+dependencies, no torch; pip takes from them only what is missing).
 
 Rows, all at 1280x704, 121 frames (5 s at 24 fps), bf16 transformer, float32 VAE:
 - plain: diffusers' own call, CFG 5 (two transformer passes a step); s/step, VAE decode s, peak VRAM.
