@@ -3,6 +3,7 @@ engine's own loading code, real RenderJobs, real MP4s checked with PyAV."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -271,3 +272,40 @@ def test_ltx2_refuses_more_images_than_keyframes(ltx2_folder: Path) -> None:
     with pytest.raises(InvalidRequestBody, match="a 1 s video has 4"):
         SPEC.check_request(TaskParams(["x"] * 5, "p", 1, "540p", "auto", 1), settings)
     SPEC.check_request(TaskParams(["x"] * 5, "p", 1, "540p", "auto", 1), engine_settings(ltx2_folder.parent))
+
+
+def fake_folder(path: Path, pipeline: str, vae_config: dict[str, object], sharded: bool = False) -> Path:
+    """A model folder's JSON files and empty weight files: all that family detection reads."""
+    components = {
+        "vae": ["diffusers", "AutoencoderKLWan"],
+        "transformer": ["diffusers", "WanTransformer3DModel"],
+    }
+    path.mkdir()
+    (path / "model_index.json").write_text(json.dumps({"_class_name": pipeline, **components}))
+    for name in components:
+        (path / name).mkdir()
+        (path / name / "config.json").write_text(json.dumps(vae_config if name == "vae" else {}))
+        if sharded and name == "transformer":
+            shards = {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}
+            (path / name / "model.safetensors.index.json").write_text(json.dumps({"weight_map": shards}))
+            (path / name / shards["a"]).touch()
+        else:
+            (path / name / "diffusion_pytorch_model.safetensors").touch()
+    return path
+
+
+def test_folders_of_other_models_are_refused_by_name(tmp_path: Path) -> None:
+    other = fake_folder(tmp_path / "sd", "StableDiffusionPipeline", {})
+    with pytest.raises(ValueError, match="'StableDiffusionPipeline' is not a supported family"):
+        SPEC.check_settings(engine_settings(other))  # type: ignore[misc]
+    text_only = fake_folder(tmp_path / "t2v", "WanPipeline", {"z_dim": 16})
+    with pytest.raises(ValueError, match="text-to-video only"):
+        SPEC.check_settings(engine_settings(text_only))  # type: ignore[misc]
+    sharded = fake_folder(tmp_path / "shards", "WanPipeline", {"z_dim": 48}, sharded=True)
+    with pytest.raises(ValueError, match=r"missing transformer/model-00002-of-00002.safetensors$"):
+        SPEC.check_settings(engine_settings(sharded))  # type: ignore[misc]
+
+
+def test_a_family_setting_that_contradicts_the_folder_is_refused(wan_ti2v_folder: Path) -> None:
+    with pytest.raises(ValueError, match=r"VIDGATE_DIFFUSERS_FAMILY is 'ltx-2' but .* holds 'wan-ti2v-5b'"):
+        SPEC.check_settings(engine_settings(wan_ti2v_folder, diffusers_family="ltx-2"))  # type: ignore[misc]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
 
-from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
+from vidgate.engines.base import FPS, CancelCheck, ProgressCallback, RenderCancelled, RenderJob, RenderResult
 from vidgate.engines.diffusers import common
 from vidgate.engines.diffusers.family import ModelFolder
 from vidgate.engines.diffusers.levers import apply_levers
@@ -56,7 +56,7 @@ class WanEngine:
         # 3. Denoise and decode, reporting each step and stopping within one when cancelled.
         steps = common.StepReporter(plan.steps, on_progress, should_cancel)
         if should_cancel():
-            raise common.RenderCancelled(info={"cancelled_at_step": 0})
+            raise RenderCancelled(info={"cancelled_at_step": 0})
         with common.gpu_memory_guard(plan, self.device):
             output = self.pipe(
                 image=image,
@@ -86,6 +86,6 @@ class WanEngine:
             self.family,
             steps,
             self.levers,
-            retimed=self.family.fps != common.FPS,
+            retimed=self.family.fps != FPS,
             last_image=last_image is not None,
         )
