@@ -277,16 +277,16 @@ def build_ltx2(path: Path) -> Path:
     return path
 
 
-def build_wan_lora(folder: Path, path: Path) -> Path:
-    """A random LoRA for the transformer in `folder`, saved as diffusers saves LoRAs: what a
+def build_wan_lora(folder: Path, path: Path, subfolder: str = "transformer", name: str | None = None) -> Path:
+    """A random LoRA for a transformer in `folder`, saved as diffusers saves LoRAs: what a
     distilled (few-step) LoRA file looks like."""
     from peft import LoraConfig, get_peft_model_state_dict
 
     torch.manual_seed(1)
-    transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer")
+    transformer = WanTransformer3DModel.from_pretrained(folder, subfolder=subfolder)
     config = LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"], init_lora_weights=False)
     transformer.add_adapter(config)
-    WanImageToVideoPipeline.save_lora_weights(
-        path, transformer_lora_layers=get_peft_model_state_dict(transformer)
-    )
-    return path / "pytorch_lora_weights.safetensors"
+    layers = get_peft_model_state_dict(transformer)
+    weight_name = name or "pytorch_lora_weights.safetensors"
+    WanImageToVideoPipeline.save_lora_weights(path, transformer_lora_layers=layers, weight_name=weight_name)
+    return path / weight_name

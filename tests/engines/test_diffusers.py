@@ -218,6 +218,18 @@ def test_fast_preset_fuses_its_lora_and_takes_few_steps(wan_ti2v_folder: Path, t
     assert probe(result.path)[2] == 24
 
 
+def test_fast_preset_loads_one_lora_per_a14b_expert(wan_a14b_folder: Path, tmp_path: Path) -> None:
+    loras = tmp_path / "lightning"
+    build_wan_lora(wan_a14b_folder, loras, "transformer", "high_noise_model.safetensors")
+    build_wan_lora(wan_a14b_folder, loras, "transformer_2", "low_noise_model.safetensors")
+    plain = SPEC.load(engine_settings(wan_a14b_folder))
+    fast = SPEC.load(engine_settings(wan_a14b_folder, diffusers_preset="fast", diffusers_fast_lora=loras))
+    for name in ("transformer", "transformer_2"):
+        fused = getattr(fast.pipe, name).blocks[0].attn1.to_q  # type: ignore[attr-defined]
+        base = getattr(plain.pipe, name).blocks[0].attn1.to_q  # type: ignore[attr-defined]
+        assert isinstance(fused, torch.nn.Linear) and not torch.equal(fused.weight, base.weight), name
+
+
 def test_fast_preset_needs_its_lora(wan_ti2v_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="VIDGATE_DIFFUSERS_FAST_LORA"):
         SPEC.check_settings(engine_settings(wan_ti2v_folder, diffusers_preset="fast"))  # type: ignore[misc]

@@ -8,6 +8,7 @@ modules; placement (offload or `.to(device)`) before compile.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -57,16 +58,38 @@ def apply_levers(pipe: Any, settings: Settings, device: torch.device, dtype: tor
 
 
 def load_fast_lora(pipe: Any, settings: Settings) -> None:
-    """A distilled LoRA (few steps, no guidance), fused into the weights: no cost per step after."""
+    """A distilled LoRA (few steps, no guidance), fused into the weights: no cost per step after.
+
+    Wan 2.2 A14B's distilled LoRAs come as two files, one per expert: a folder holding a
+    `*high_noise*` and a `*low_noise*` file loads the first into `transformer`, the second into
+    `transformer_2`. Any other file or folder loads into `transformer`."""
     path = settings.diffusers_fast_lora
     assert path is not None
-    kwargs: dict[str, Any] = {"local_files_only": True}
-    if path.is_file():
-        kwargs["weight_name"] = path.name
-        path = path.parent
-    pipe.load_lora_weights(str(path), adapter_name="fast", **kwargs)
-    pipe.fuse_lora(adapter_names=["fast"])
+    folder, weight_name = (path.parent, path.name) if path.is_file() else (path, None)
+    experts = _expert_files(folder) if weight_name is None and getattr(pipe, "transformer_2", None) else None
+    if experts is None:
+        pipe.load_lora_weights(
+            str(folder), weight_name=weight_name, adapter_name="fast", local_files_only=True
+        )
+        pipe.fuse_lora(adapter_names=["fast"])
+    else:
+        high, low = experts
+        pipe.load_lora_weights(str(folder), weight_name=high, adapter_name="fast", local_files_only=True)
+        pipe.load_lora_weights(
+            str(folder),
+            weight_name=low,
+            adapter_name="fast_2",
+            load_into_transformer_2=True,
+            local_files_only=True,
+        )
+        pipe.fuse_lora(adapter_names=["fast", "fast_2"], components=["transformer", "transformer_2"])
     pipe.unload_lora_weights()  # the fused weights stay; peft's adapter layers go
+
+
+def _expert_files(folder: Path) -> tuple[str, str] | None:
+    high = sorted(entry.name for entry in folder.glob("*high_noise*.safetensors"))
+    low = sorted(entry.name for entry in folder.glob("*low_noise*.safetensors"))
+    return (high[0], low[0]) if high and low else None
 
 
 def _cache_config(kind: str) -> Any:
