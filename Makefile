@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# Reinstall whenever pyproject.toml changes.
+# Reinstall whenever pyproject.toml changes. torch comes first, pinned to the CPU wheel on this
+# disk: left to the resolver, the `diffusers` extra's dependency on torch would pull a CUDA build of
+# several GB. With the extra, the diffusers engine's tests run on tiny models built offline.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,diffusers]'
 	touch $(STAMP)
 
 # The doctor's warnings and failures first (a fresh install prints none); they never stop the server.

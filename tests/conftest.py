@@ -103,3 +103,29 @@ def image_server() -> Iterator[ImageServer]:
 def receiver() -> Iterator[Receiver]:
     with webhook_receiver() as served:
         yield served
+
+
+# Tiny random diffusers model folders (tests/engines/diffusers_models.py), built once per session:
+# for the diffusers engine's tests, directly and through the API. Skipped without the extra.
+@pytest.fixture(scope="session")
+def wan_ti2v_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
+    from engines.diffusers_models import build_wan_ti2v
+
+    return build_wan_ti2v(tmp_path_factory.mktemp("models") / "wan-ti2v")
+
+
+@pytest.fixture(scope="session")
+def wan_a14b_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
+    from engines.diffusers_models import build_wan_a14b
+
+    return build_wan_a14b(tmp_path_factory.mktemp("models") / "wan-a14b")
+
+
+@pytest.fixture(scope="session")
+def ltx2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("diffusers", reason="the diffusers extra is not installed")
+    from engines.diffusers_models import build_ltx2
+
+    return build_ltx2(tmp_path_factory.mktemp("models") / "ltx2")

@@ -123,6 +123,8 @@ class GetResultFailed(VidgateError):
 CANCELED = "CANCELED"
 MAX_ATTEMPTS_EXCEEDED = "MAX_ATTEMPTS_EXCEEDED"
 RENDER_FAILED = "RENDER_FAILED"
+# A model engine ran out of GPU memory; the message says the size and frames and what to lower.
+GPU_OUT_OF_MEMORY = "GPU_OUT_OF_MEMORY"
 
 # Reasons of tasks an upstream provider ran (the vidu engine; docs/engines.md maps each provider reason).
 UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"  # the provider refused vidgate's API key

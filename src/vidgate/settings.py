@@ -35,7 +35,8 @@ KEYS: JsonDict = {"section": "keys"}
 ENCODING: JsonDict = {"section": "encoding"}
 SOUND: JsonDict = {"section": "sound"}
 VIDU: JsonDict = {"section": "vidu"}
-SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND, VIDU)
+DIFFUSERS: JsonDict = {"section": "diffusers"}
+SECTIONS = (STORAGE, HTTP, WORKERS, INPUTS, KEYS, ENCODING, SOUND, VIDU, DIFFUSERS)
 
 
 # What a browser sends as `Origin`: scheme and host, a port perhaps, never a path or a trailing slash.
@@ -596,6 +597,129 @@ class Settings(BaseSettings):
             "`VIDGATE_ALLOW_PRIVATE_URLS`)."
         ),
         json_schema_extra=VIDU,
+    )
+
+    diffusers_model_path: Path | None = Field(
+        None,
+        description=(
+            "The model folder, downloaded beforehand (e.g. `/models/Wan2.2-TI2V-5B-Diffusers`). Loaded "
+            "with `local_files_only`: nothing is fetched at run time. A missing or incomplete folder "
+            "stops the worker at start, naming what is missing."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_family: Literal["auto", "wan-ti2v-5b", "wan-a14b", "ltx-2"] = Field(
+        "auto",
+        description=(
+            "`auto` (read from the folder's `model_index.json` and component configs), `wan-ti2v-5b`, "
+            "`wan-a14b` or `ltx-2`. Set it on API hosts that do not have the folder, so that submits are "
+            "checked against the family's limits."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_device: str = Field(
+        "",
+        description=(
+            "The torch device of this worker: `cuda`, `cuda:1`, `cpu`. Empty = `cuda` when available, "
+            "else `cpu`. One GPU per worker."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_generation_short_side: int = Field(
+        0,
+        ge=0,
+        le=2160,
+        description=(
+            "Render at this short side (rounded to the family's multiple) and resize to the contract's "
+            "size. 0 = the requested resolution. Lower = faster, less memory, softer."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_preset: Literal["quality", "fast"] = Field(
+        "quality",
+        description=(
+            "`quality`: the family's full steps with guidance. `fast`: a distilled LoRA "
+            "(`VIDGATE_DIFFUSERS_FAST_LORA`, required), 4 steps, guidance 1."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_fast_lora: Path | None = Field(
+        None,
+        description=(
+            "A local LoRA file (`.safetensors`) or folder for the fast preset, loaded through peft and "
+            "fused into the weights at start. For Wan 2.2 A14B, a folder with a "
+            "`*high_noise*.safetensors` and a `*low_noise*.safetensors` file: one per expert."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_steps: int = Field(
+        0,
+        ge=0,
+        le=200,
+        description=("Denoising steps (0..200). 0 = the preset's default for the family."),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_guidance: float = Field(
+        0.0,
+        ge=0.0,
+        le=20.0,
+        description=(
+            "Classifier-free guidance scale (0..20). 0 = the preset's default for the family; 1 = no "
+            "guidance (half the work per step)."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_negative_prompt: str | None = Field(
+        None,
+        description=(
+            "Negative prompt. Unset = the family's recommended one (Wan's from its model card; LTX-2's "
+            "from its docs)."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_cache: Literal["off", "first_block", "taylorseer"] = Field(
+        "off",
+        description=(
+            "Reuse transformer outputs between similar steps: `first_block` (First Block Cache, threshold "
+            "0.05) or `taylorseer` (TaylorSeer). Faster; may lose detail."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_compile: bool = Field(
+        False,
+        description=(
+            "`torch.compile` of the transformer's repeated blocks (regional compile). The worker's first "
+            "task pays the compile."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_attention_backend: str = Field(
+        "",
+        description=(
+            "A diffusers attention backend (`flash`, `_native_cudnn`, `sage`, `native`...). Empty = "
+            "PyTorch's scaled-dot-product attention."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_offload: Literal["off", "model", "group"] = Field(
+        "off",
+        description=(
+            "`model`: whole models move to the GPU when used; `group`: groups of layers, streamed (less "
+            "memory, slower). For cards smaller than the model. Skipped on the CPU."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_fp8: bool = Field(
+        False,
+        description=(
+            "Store the transformers' weights in float8 (e4m3) and compute in bf16: about half their memory."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
+    diffusers_vae_tiling: bool = Field(
+        False,
+        description=("Decode the video in tiles: lower peak memory at large sizes, slightly slower."),
+        json_schema_extra=DIFFUSERS,
     )
 
     @field_validator("engines", "worker_engines", mode="before")

@@ -55,6 +55,30 @@ def _load_vidu(settings: Settings) -> Engine:
     return ViduEngine(settings)
 
 
+def _load_diffusers(settings: Settings) -> Engine:
+    from vidgate.engines.diffusers import load  # imports torch and diffusers only here
+
+    return load(settings)
+
+
+def _diffusers_limits(settings: Settings) -> EngineLimits:
+    from vidgate.engines.diffusers import limits  # JSON files only: safe in the API process
+
+    return limits(settings)
+
+
+def _check_diffusers_settings(settings: Settings) -> None:
+    from vidgate.engines.diffusers import check_settings
+
+    check_settings(settings)
+
+
+def _check_diffusers_request(params: TaskParams, settings: Settings) -> None:
+    from vidgate.engines.diffusers import check_request
+
+    check_request(params, settings)
+
+
 SPECS: dict[str, EngineSpec] = {
     "motion": EngineSpec(
         name="motion",
@@ -70,6 +94,14 @@ SPECS: dict[str, EngineSpec] = {
         check_settings=check_vidu_settings,
         check_request=check_vidu_request,
         estimate_ms=lambda _params, settings: round(settings.vidu_expected_render_seconds * 1000),
+    ),
+    "diffusers": EngineSpec(
+        name="diffusers",
+        description="Open image-to-video models (Wan 2.2, LTX-2) from a local folder, on a GPU.",
+        limits=_diffusers_limits,
+        load=_load_diffusers,
+        check_settings=_check_diffusers_settings,
+        check_request=_check_diffusers_request,
     ),
 }
 ENGINE_NAMES = tuple(SPECS)
