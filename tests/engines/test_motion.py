@@ -54,8 +54,9 @@ def test_report_names_the_transition_and_parallax(tmp_path: Path) -> None:
     images = [subject_image(256, 144, seed=1), textured_image(256, 144, seed=2), textured_image(100, 200, 4)]
     _, result = render_job(make_job(tmp_path, images=images, duration=2, prompt="truck left, morph"))
     assert result.info["images"] == 3 and (result.width, result.height) == (256, 144)
-    # Three images in 2 s: each is on screen 16 frames, and a morph takes half of that.
-    assert result.info["transition"] == "morph"
+    # Three images in 2 s: each is on screen 16 frames, and a morph takes half of that. These three
+    # photos do not match, so each cut of the morph asked for is played as a crossfade, and said so.
+    assert result.info["transition"] == "crossfade"
     assert result.info["transition_s"] == pytest.approx(0.333, abs=1e-3)
     assert result.info["parallax"] == "partial"  # the subject splits, the textures fall back
     _, result = render_job(

@@ -85,7 +85,7 @@ class MotionEngine:
                 "camera_move": move.name,
                 "movement_amplitude": move.level,
                 "images": len(job.images),
-                "transition": transition or "none",
+                "transition": _transition_summary(transition, notes),
                 "transition_s": round(plan.timeline.blend / job.fps, 3),
                 "parallax": _parallax_summary(move, notes),
             },
@@ -132,6 +132,14 @@ def _opencv_threads(count: int) -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(previous)
+
+
+def _transition_summary(transition: Transition | None, notes: RenderNotes) -> str:
+    """The transition as seen: a morph whose every cut fell back to a crossfade (the photos did not
+    match) is reported as the crossfade it was; "morph" if any cut morphed."""
+    if transition == "morph" and notes.morph and "on" not in notes.morph:
+        return "crossfade"
+    return transition or "none"
 
 
 def _parallax_summary(move: CameraMove, notes: RenderNotes) -> str:

@@ -25,6 +25,9 @@ from vidgate.engines.motion.transitions import MorphFlow, Shot, Timeline, morph_
 from vidgate.media.colour import YuvFrame
 
 CANCEL_CHECK_EVERY = 4  # frames; should_cancel() may hit a database
+# A morph needs two views that match along the flow (MorphFlow.match); below this, two different
+# photos would show as a double exposure, and the cut gets a plain crossfade instead.
+MIN_MORPH_MATCH = 0.6
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class RenderNotes:
     """What the frame loop found out while rendering, for the engine's report."""
 
     parallax: list[str] = field(default_factory=list)  # per image: "on" or "fallback"
+    morph: list[str] = field(default_factory=list)  # per cut of a morph: "on", or "crossfade" (no match)
 
 
 def generate_frames(
@@ -185,7 +189,7 @@ def generate_frames(
         last_view = (key, frame)
         return frame
 
-    flows: dict[int, MorphFlow] = {}
+    flows: dict[int, MorphFlow | None] = {}  # None: the views do not match, so a crossfade
     for index, shot in enumerate(schedule.shots):
         if index % CANCEL_CHECK_EVERY == 0 and should_cancel():
             raise RenderCancelled("render cancelled")
@@ -195,12 +199,16 @@ def generate_frames(
         frame = view(shot.image, index)
         if shot.incoming is not None:
             incoming = view(shot.incoming, index)
-            if timeline.kind == "morph":
-                if shot.boundary not in flows:
-                    flows.clear()  # one cut's flow at a time
-                    middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
-                    flows[shot.boundary] = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
-                frame = morph_frame(frame, incoming, flows[shot.boundary], shot.progress, shot.mix)
+            if timeline.kind == "morph" and shot.boundary not in flows:
+                flows.clear()  # one cut's flow at a time
+                middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
+                flow = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
+                flows[shot.boundary] = flow if flow.match >= MIN_MORPH_MATCH else None
+                if notes is not None:
+                    notes.morph.append("on" if flows[shot.boundary] else "crossfade")
+            flow = flows.get(shot.boundary)
+            if flow is not None:
+                frame = morph_frame(frame, incoming, flow, shot.progress, shot.mix)
             else:
                 frame = cv2.addWeighted(frame, 1.0 - shot.mix, incoming, shot.mix, 0.0)
         else:
