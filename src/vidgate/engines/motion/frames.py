@@ -202,13 +202,13 @@ def generate_frames(
             if timeline.kind == "morph" and shot.boundary not in flows:
                 flows.clear()  # one cut's flow at a time
                 middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
-                flow = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
-                flows[shot.boundary] = flow if flow.match >= MIN_MORPH_MATCH else None
+                found = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
+                flows[shot.boundary] = found if found.match >= MIN_MORPH_MATCH else None
                 if notes is not None:
                     notes.morph.append("on" if flows[shot.boundary] else "crossfade")
-            flow = flows.get(shot.boundary)
-            if flow is not None:
-                frame = morph_frame(frame, incoming, flow, shot.progress, shot.mix)
+            matched = flows.get(shot.boundary)
+            if matched is not None:
+                frame = morph_frame(frame, incoming, matched, shot.progress, shot.mix)
             else:
                 frame = cv2.addWeighted(frame, 1.0 - shot.mix, incoming, shot.mix, 0.0)
         else:
