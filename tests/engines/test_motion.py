@@ -29,6 +29,8 @@ def test_renders_an_h264_mp4_with_exactly_fps_times_duration_frames(tmp_path: Pa
         "transition": "none",
         "transition_s": 0.0,
         "parallax": "off",
+        "scene": [],  # nothing in the prompt moves
+        "scene_unmatched": [],
     }
     with av.open(str(result.path)) as container:
         stream = container.streams.video[0]

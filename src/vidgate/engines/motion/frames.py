@@ -20,7 +20,8 @@ from vidgate.engines.base import CancelCheck, ProgressCallback, RenderCancelled
 from vidgate.engines.motion.camera import CameraMove, CameraPose
 from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.parallax import split_layers
-from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, render_view
+from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, output_to_source, render_view
+from vidgate.engines.motion.scene import PreparedScene, SceneMotion
 from vidgate.engines.motion.transitions import MorphFlow, Shot, Timeline, morph_flow, morph_frame
 from vidgate.media.colour import YuvFrame
 
@@ -134,6 +135,7 @@ class FramePlan:
     fps: int
     transition: Transition | None = None  # None: a single image, or cuts without a blend
     quality: str = "balanced"
+    scene: SceneMotion | None = None  # what moves in the pictures themselves (scene.py)
 
     @property
     def timeline(self) -> Timeline:
@@ -146,6 +148,7 @@ class RenderNotes:
 
     parallax: list[str] = field(default_factory=list)  # per image: "on" or "fallback"
     morph: list[str] = field(default_factory=list)  # per cut of a morph: "on", or "crossfade" (no match)
+    scene: list[dict[str, float]] = field(default_factory=list)  # per image: effect -> region's share
 
 
 def generate_frames(
@@ -160,6 +163,7 @@ def generate_frames(
     resampling = RESAMPLING[plan.quality]
     fitted: dict[int, FittedImage] = {}
     subject_poses: dict[int, dict[int, CameraPose]] = {}
+    scenes: dict[int, PreparedScene] = {}
 
     def prepared(image: int) -> FittedImage:
         # Split once, here, when the move has parallax; the split looks at RGB, so it comes before
@@ -170,6 +174,11 @@ def generate_frames(
             layers = split_layers(fit.levels[0].pixels) if plan.move.parallax else None
             if plan.move.parallax and notes is not None:
                 notes.parallax.append("on" if layers is not None else "fallback")
+            if plan.scene is not None:
+                scene = plan.scene.prepare(fit.levels[0].pixels, None if layers is None else layers.alpha)
+                scenes[image] = scene
+                if notes is not None:
+                    notes.scene.append({effect: scene.coverage(effect) for effect in scene.effects})
             fitted[image] = fit.ready(layers)
             if layers is not None:
                 subject_poses[image] = schedule.subject_poses(image, layers.bounds)
@@ -184,9 +193,14 @@ def generate_frames(
         subject_pose = subject_poses[image][index] if image in subject_poses else None
         key = (image, pose, subject_pose)
         if last_view is not None and last_view[0] == key:  # a static camera: render once
-            return last_view[1]
-        frame = render_view(fit, pose, plan.width, plan.height, resampling, subject_pose)
-        last_view = (key, frame)
+            frame = last_view[1]
+        else:
+            frame = render_view(fit, pose, plan.width, plan.height, resampling, subject_pose)
+            last_view = (key, frame)
+        scene = scenes.get(image)
+        if scene is not None and scene.effects:
+            matrix = output_to_source(fit, pose, plan.width, plan.height)
+            frame = scene.apply(frame, matrix, index / plan.fps)
         return frame
 
     flows: dict[int, MorphFlow | None] = {}  # None: the views do not match, so a crossfade
@@ -196,6 +210,7 @@ def generate_frames(
         for passed in [image for image in fitted if image < shot.image]:
             del fitted[passed]
             subject_poses.pop(passed, None)
+            scenes.pop(passed, None)
         frame = view(shot.image, index)
         if shot.incoming is not None:
             incoming = view(shot.incoming, index)

@@ -303,7 +303,8 @@ _NEGATED = _Lazy(
 )
 
 
-def _refused(text: str, match: re.Match[str]) -> bool:
+def refused(text: str, match: re.Match[str]) -> bool:
+    """Whether `match` comes right after a refusal ("no", "don't", "without"...)."""
     return _NEGATED.search(text, 0, match.start()) is not None
 
 
@@ -380,22 +381,22 @@ def find_moves(prompt: str) -> tuple[str, ...]:
     Precedence: a static phrase wins over every move; then the moves named and not refused; a prompt
     that only refuses moves ("don't zoom"), or names none but has a static word alone, is static."""
     text = normalise(prompt)
-    if any(not _refused(text, match) for match in STATIC_PHRASES.finditer(text)):
+    if any(not refused(text, match) for match in STATIC_PHRASES.finditer(text)):
         return ("static",)
     found = []
-    refused = False
+    any_refused = False
     for phrases in CATEGORIES.values():
         hits = []
         for order, phrase in enumerate(phrases):
             for match in phrase.pattern.finditer(text):
-                if _refused(text, match):
-                    refused = True
+                if refused(text, match):
+                    any_refused = True
                 else:
                     hits.append((not phrase.directed, match.start(), order, phrase.move))
                     break
         if hits:
             found.append(min(hits)[3])
-    if not found and (refused or STATIC_WORD.search(text)):
+    if not found and (any_refused or STATIC_WORD.search(text)):
         return ("static",)
     return tuple(found)
 
@@ -420,6 +421,6 @@ def find_transition(prompt: str) -> Transition | None:
         (match.start(), name)
         for name, pattern in TRANSITION_WORDS
         for match in pattern.finditer(text)
-        if not _refused(text, match)
+        if not refused(text, match)
     ]
     return min(hits)[1] if hits else None

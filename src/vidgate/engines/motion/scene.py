@@ -1,0 +1,369 @@
+"""Scene motion, a "living photo": what the prompt names and the picture shows moves, on the CPU.
+
+`plan_scene(prompt, level, seed)` reads the effects from the prompt's words (docs/motion.md lists
+them); `SceneMotion.prepare(picture, alpha)` finds each effect's region in one image (colour,
+texture and position; the parallax subject is left out); `PreparedScene.apply(frame, matrix, t)`
+moves one rendered frame. Every effect is a sum of travelling waves or seeded particles, a smooth
+function of time that never resets, evaluated where each output pixel looks in the picture, so the
+motion stays on the scene under any camera move. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vidgate.engines.motion.camera import Level
+from vidgate.engines.motion.grammar import normalise, refused
+
+# Random stream of the scene's waves and particles, apart from the camera's (0) and the transition's (1).
+SCENE_STREAM = 2
+# Effects are computed on a grid this many times coarser than the frame, then scaled up: they are smooth.
+GRID_STEP = 4
+# Regions are found on a copy of the picture this long on its short side.
+REGION_SHORT_SIDE = 144
+# A region smaller than this share of the picture is not there: nothing moves.
+MIN_REGION_SHARE = 0.01
+# How far the scene moves at each level, against `medium`.
+LEVEL_SCALE: dict[str, float] = {"small": 0.5, "medium": 1.0, "high": 1.7}
+
+FOG_COLOUR = (200, 128, 128, 255)  # light grey, in the frames' YUVA
+# Effect -> (region, the words that ask for it). A word counts unless refused ("no rain").
+VOCABULARY: dict[str, tuple[str, str]] = {
+    "ripple": (
+        "water",
+        r"water|lake|sea|ocean|river|pond|waves?|ripples?|rippling|shimmering|stream|reflections?|bay|harbou?r",
+    ),
+    "drift": ("sky", r"clouds?|cloudy|sky|skies|drifting clouds"),
+    "sway": ("foliage", r"grass|leaves|leaf|trees?|foliage|wheat|meadow|branches|swaying|sways?|breeze|wind"),
+    "flicker": ("fire", r"fire|flames?|candles?|candlelight|campfire|bonfire|fireplace|torch(?:es)?|embers"),
+    "fog": ("frame", r"fog|foggy|mist|misty|haze|hazy|smoke|smoky"),
+    "rain": ("frame", r"rain|raining|rainy|drizzle|downpour|rainfall"),
+    "snow": ("frame", r"snow|snowing|snowy|snowfall|snowflakes?|blizzard"),
+    "glow": (
+        "highlights",
+        r"glints?|glinting|sparkles?|sparkling|glitter(?:ing)?|glow(?:s|ing)?|neon|twinkl(?:e|es|ing)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Waves:
+    """A sum of travelling waves: direction (unit vectors), wavenumber (rad per picture pixel),
+    angular speed (rad per second) and phase, one entry per wave."""
+
+    directions: np.ndarray  # (n, 2)
+    wavenumbers: np.ndarray  # (n,)
+    speeds: np.ndarray  # (n,)
+    phases: np.ndarray  # (n,)
+
+    @staticmethod
+    def draw(
+        rng: np.random.Generator,
+        count: int,
+        angle: tuple[float, float],
+        wavelength: tuple[float, float],
+        hertz: tuple[float, float],
+    ) -> Waves:
+        angles = rng.uniform(*angle, count)
+        return Waves(
+            np.stack([np.cos(angles), np.sin(angles)], axis=1),
+            2.0 * math.pi / rng.uniform(*wavelength, count),
+            2.0 * math.pi * rng.uniform(*hertz, count),
+            rng.uniform(0.0, 2.0 * math.pi, count),
+        )
+
+    def at(
+        self, look: np.ndarray, size: tuple[int, int], t: float, scale: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(sum of sines, sum of cosines) / count over a grid of `size` (w, h) whose point (i, j) looks
+        at picture pixel look @ (i, j, 1), at time t; wavelengths x `scale`.
+
+        An affine look (every move but an orbit) makes each wave's phase a + b i + c j: its sine is
+        then built from sines of a row and a column (sin(A + B) = sin A cos B + cos A sin B), not
+        evaluated at every point of the grid."""
+        width, height = size
+        columns, rows = np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)
+        sines, cosines = np.zeros((height, width)), np.zeros((height, width))
+        affine = not look[2, 0] and not look[2, 1]
+        if not affine:
+            xs, ys = np.meshgrid(columns, rows)
+            depth = look[2, 0] * xs + look[2, 1] * ys + look[2, 2]
+            px = (look[0, 0] * xs + look[0, 1] * ys + look[0, 2]) / depth
+            py = (look[1, 0] * xs + look[1, 1] * ys + look[1, 2]) / depth
+        for (dx, dy), k, w, phi in zip(
+            self.directions, self.wavenumbers, self.speeds, self.phases, strict=True
+        ):
+            k = k / scale
+            if affine:
+                along = k * (dx * look[0, 0] + dy * look[1, 0]) * columns
+                down = k * (dx * look[0, 1] + dy * look[1, 1]) * rows + k * (
+                    dx * look[0, 2] + dy * look[1, 2]
+                )
+                down += phi - w * t
+                sin_a, cos_a, sin_b, cos_b = np.sin(along), np.cos(along), np.sin(down), np.cos(down)
+                sines += np.outer(cos_b, sin_a) + np.outer(sin_b, cos_a)
+                cosines += np.outer(cos_b, cos_a) - np.outer(sin_b, sin_a)
+            else:
+                phase = k * (dx * px + dy * py) - w * t + phi
+                sines += np.sin(phase)
+                cosines += np.cos(phase)
+        norm = 1.0 / len(self.phases)
+        return (sines * norm).astype(np.float32), (cosines * norm).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Particles:
+    """Rain or snow: seeded positions (share of the frame), depth (0.3 far .. 1 near) and phase."""
+
+    x: np.ndarray
+    y: np.ndarray
+    depth: np.ndarray
+    phase: np.ndarray
+
+
+@dataclass(frozen=True)
+class SceneMotion:
+    """The effects a prompt asks for, with their seeded waves and particles."""
+
+    effects: tuple[str, ...]
+    strength: float  # LEVEL_SCALE of the amplitude level
+    waves: dict[str, Waves]
+    particles: dict[str, Particles]
+
+    def prepare(self, picture: np.ndarray, alpha: np.ndarray | None) -> PreparedScene:
+        """The effects' regions in one picture (RGB or RGBA; `alpha`, the parallax subject, is left out)."""
+        regions = find_regions(picture, {VOCABULARY[effect][0] for effect in self.effects}, alpha)
+        scale = min(picture.shape[:2]) / 720.0  # wavelengths are drawn for a 720-pixel short side
+        present = tuple(effect for effect in self.effects if VOCABULARY[effect][0] in regions)
+        return PreparedScene(self, present, regions, picture.shape[1], picture.shape[0], scale)
+
+
+def plan_scene(prompt: str, level: Level, seed: int) -> SceneMotion | None:
+    """The scene motion a prompt asks for, or None when it names nothing that moves."""
+    text = normalise(prompt)
+    effects = tuple(effect for effect, (_, words) in VOCABULARY.items() if _asks_for(text, words))
+    if not effects:
+        return None
+    rng = np.random.default_rng([seed, SCENE_STREAM])
+    waves, particles = {}, {}
+    for effect in effects:  # drawn in VOCABULARY order: one effect's draws never shift another's
+        if effect == "ripple":  # wave fronts mostly across the picture, as water seen at a low angle
+            waves[effect] = Waves.draw(rng, 5, (1.2, 1.95), (18.0, 60.0), (0.35, 1.1))
+        elif effect == "drift":
+            waves[effect] = Waves.draw(rng, 3, (0.0, 2.0 * math.pi), (300.0, 900.0), (0.02, 0.06))
+        elif effect == "sway":
+            waves[effect] = Waves.draw(rng, 3, (-0.5, 0.5), (40.0, 140.0), (0.25, 0.8))
+        elif effect == "flicker":
+            waves[effect] = Waves.draw(rng, 4, (1.3, 1.85), (30.0, 90.0), (2.0, 7.0))
+        elif effect in ("fog", "glow"):
+            waves[effect] = Waves.draw(rng, 4, (-0.4, 0.4), (200.0, 600.0), (0.05, 0.15))
+        else:  # rain, snow
+            count = 420 if effect == "rain" else 260
+            particles[effect] = Particles(
+                rng.random(count), rng.random(count), rng.uniform(0.3, 1.0, count), rng.random(count)
+            )
+    return SceneMotion(effects, LEVEL_SCALE[level], waves, particles)
+
+
+def _asks_for(text: str, words: str) -> bool:
+    return any(not refused(text, match) for match in re.finditer(rf"\b(?:{words})\b", text))
+
+
+def find_regions(picture: np.ndarray, wanted: set[str], alpha: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Soft masks (float32 0..1, at the picture's size / GRID_STEP) of the wanted regions present."""
+    height, width = picture.shape[:2]
+    grid = (max(2, round(width / GRID_STEP)), max(2, round(height / GRID_STEP)))
+    factor = REGION_SHORT_SIDE / min(height, width)
+    small_size = (max(8, round(width * factor)), max(8, round(height * factor)))
+    small = cv2.resize(np.ascontiguousarray(picture[..., :3]), small_size, interpolation=cv2.INTER_AREA)
+    hue, saturation, value = cv2.split(cv2.cvtColor(small, cv2.COLOR_RGB2HSV))  # hue 0..180
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 2.0)
+    rows = np.linspace(0.0, 1.0, small_size[1], dtype=np.float32)[:, None] * np.ones(
+        (1, small_size[0]), np.float32
+    )
+    blue = (hue >= 85) & (hue <= 135) & (saturation > 35)
+    masks: dict[str, np.ndarray] = {}
+    sky = _touching_top((blue | ((saturation < 45) & (value > 160))) & (rows < 0.65) & (texture < 12))
+    horizon = float(rows[sky].max()) if sky.any() else 0.4
+    if "sky" in wanted:
+        masks["sky"] = sky
+    if "water" in wanted:
+        masks["water"] = (blue | ((saturation < 60) & (texture < 10))) & (rows > max(horizon, 0.35)) & ~sky
+    if "foliage" in wanted:
+        masks["foliage"] = (hue >= 30) & (hue <= 90) & (saturation > 50) & (value > 30) & ~sky
+    if "fire" in wanted:
+        masks["fire"] = ((hue < 25) | (hue > 170)) & (saturation > 90) & (value > 170)
+    if "highlights" in wanted:
+        masks["highlights"] = value >= max(215.0, float(np.percentile(value, 99)))
+    if "frame" in wanted:
+        masks["frame"] = np.ones_like(sky)
+    found = {}
+    subject = None if alpha is None else cv2.resize(alpha, grid, interpolation=cv2.INTER_AREA)
+    for name, mask in masks.items():
+        if mask.mean() < MIN_REGION_SHARE:
+            continue
+        soft: np.ndarray = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.5)
+        soft = cv2.resize(soft, grid, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        if subject is not None and name != "frame":
+            soft *= 1.0 - subject  # the subject does not ripple with the lake behind it
+        found[name] = soft
+    return found
+
+
+def _touching_top(mask: np.ndarray) -> np.ndarray:
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    keep = np.unique(labels[0][labels[0] > 0])
+    return np.isin(labels, keep) if count > 1 and keep.size else np.zeros_like(mask)
+
+
+@dataclass(frozen=True)
+class PreparedScene:
+    motion: SceneMotion
+    effects: tuple[str, ...]  # those whose region this picture has
+    regions: dict[str, np.ndarray]
+    width: int  # the picture's size: regions cover it at 1 / GRID_STEP
+    height: int
+    scale: float  # the picture's short side over 720
+
+    def coverage(self, effect: str) -> float:
+        return float(self.regions[VOCABULARY[effect][0]].mean())
+
+    def apply(self, frame: np.ndarray, matrix: np.ndarray, t: float) -> np.ndarray:
+        """`frame` (YUVA, output size) with the scene moved to time `t` (s); `matrix` maps output pixel
+        indices to picture pixel indices, as for the frame's warp."""
+        if not self.effects:
+            return frame
+        out_h, out_w = frame.shape[:2]
+        grid_w, grid_h = max(2, out_w // GRID_STEP), max(2, out_h // GRID_STEP)
+        # Where each coarse output point looks in the picture, and in the regions' grid.
+        to_grid = np.diag([GRID_STEP, GRID_STEP, 1.0])
+        look = matrix @ to_grid
+        to_regions = np.diag([1.0 / GRID_STEP, 1.0 / GRID_STEP, 1.0]) @ look
+        seen = {name: _warp_region(mask, to_regions, (grid_w, grid_h)) for name, mask in self.regions.items()}
+        shift_x = np.zeros((grid_h, grid_w), np.float32)
+        shift_y = np.zeros((grid_h, grid_w), np.float32)
+        luma = np.zeros((grid_h, grid_w), np.float32)  # added to Y
+        haze = np.zeros((grid_h, grid_w), np.float32)  # blend towards fog grey
+        strength = self.motion.strength
+        reach = strength * min(out_w, out_h) / 720.0  # displacements are drawn for a 720p frame
+        for effect in self.effects:
+            region = seen[VOCABULARY[effect][0]]
+            if effect in self.motion.particles:
+                continue  # drawn on the full frame below
+            sines, cosines = self.motion.waves[effect].at(look, (grid_w, grid_h), t, self.scale)
+            if effect == "ripple":
+                shift_y += 1.6 * reach * sines * region
+                shift_x += 0.5 * reach * cosines * region
+                luma += 14.0 * strength * cosines * region  # glints on the wave slopes
+            elif effect == "drift":
+                # A slow wind: near-steady travel over a shot, as clouds cross the sky.
+                travel = 0.004 * out_w * strength * math.sin(0.08 * t + self.motion.waves[effect].phases[0])
+                shift_x += (travel + 2.0 * reach * sines) * region
+                shift_y += 0.8 * reach * cosines * region
+            elif effect == "sway":
+                shift_x += 1.4 * reach * sines * region
+            elif effect == "flicker":
+                luma += 22.0 * strength * sines * region
+                shift_y += 0.6 * reach * (cosines + 1.0) * region
+            elif effect == "fog":
+                haze += (0.16 + 0.12 * sines) * min(1.0, 0.6 * strength) * region
+            elif effect == "glow":
+                luma += 26.0 * strength * (0.5 + 0.5 * sines) * region
+        frame = _displace(frame, shift_x, shift_y) if shift_x.any() or shift_y.any() else frame.copy()
+        if luma.any() or haze.any():
+            _shade(frame, luma, haze)
+        for effect in ("rain", "snow"):
+            if effect in self.effects:
+                _draw_particles(frame, self.motion.particles[effect], effect, t, strength)
+        return frame
+
+
+def _warp_region(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    if not matrix[2, 0] and not matrix[2, 1]:
+        return cv2.warpAffine(mask, matrix[:2], size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpPerspective(mask, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _displace(frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray) -> np.ndarray:
+    """Each output pixel samples the frame this far away (coarse shifts scaled up smoothly), over the
+    bands of rows that move only (the sky and the lake, not the hills between)."""
+    height, width = frame.shape[:2]
+    moved = frame.copy()
+    full_x = cv2.resize(shift_x, (width, height), interpolation=cv2.INTER_LINEAR)
+    full_y = cv2.resize(shift_y, (width, height), interpolation=cv2.INTER_LINEAR)
+    for top, bottom in _bands(np.abs(shift_x) + np.abs(shift_y), height):
+        map_x = full_x[top:bottom] + np.arange(width, dtype=np.float32)[None, :]
+        map_y = full_y[top:bottom] + np.arange(top, bottom, dtype=np.float32)[:, None]
+        moved[top:bottom] = cv2.remap(
+            frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
+    return moved
+
+
+def _bands(field: np.ndarray, height: int) -> list[tuple[int, int]]:
+    """Frame rows (top, bottom) under each run of coarse rows where `field` is not negligible."""
+    active = np.abs(field).max(axis=1) > 0.02
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], active, [False]]).astype(np.int8)))
+    bands: list[tuple[int, int]] = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        top = max(0, int(start) * GRID_STEP - 2 * GRID_STEP)
+        bottom = min(height, int(stop) * GRID_STEP + 2 * GRID_STEP)
+        if bands and top <= bands[-1][1]:
+            top = bands.pop()[0]
+        bands.append((top, bottom))
+    return bands
+
+
+def _shade(frame: np.ndarray, luma: np.ndarray, haze: np.ndarray) -> None:
+    """Blend towards a light grey by `haze` and add `luma` to Y, in place (coarse planes scaled up),
+    only over the rows either touches."""
+    height, width = frame.shape[:2]
+    bands = _bands(np.abs(luma) + haze, height)
+    if not bands:
+        return
+    top, bottom = bands[0][0], bands[-1][1]
+    part = frame[top:bottom]
+    if haze.any():
+        weight = cv2.resize(haze, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom]
+        fog = np.empty_like(part)
+        fog[:] = FOG_COLOUR
+        part[:] = cv2.blendLinear(fog, part, weight, 1.0 - weight)
+    if luma.any():
+        lift = cv2.resize(luma, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom]
+        brighter = cv2.add(cv2.extractChannel(part, 0), lift, dtype=cv2.CV_8U)  # saturating
+        part[..., 0] = brighter
+
+
+def _draw_particles(frame: np.ndarray, particles: Particles, kind: str, t: float, strength: float) -> None:
+    """Falling rain streaks or snowflakes, nearer ones larger and faster, in place."""
+    height, width = frame.shape[:2]
+    overlay = np.zeros((height, width), np.uint8)
+    shift = 4  # cv2 drawing takes fixed-point coordinates: 1/16 px, so the motion stays smooth
+    one = 1 << shift
+    if kind == "rain":
+        speed = (0.9 + 0.9 * particles.depth) * (0.6 + 0.4 * strength)  # frame heights per second
+        y = np.mod(particles.y + speed * t, 1.0) * (height * 1.1) - 0.05 * height
+        x = np.mod(particles.x + 0.08 * speed * t, 1.0) * width
+        length = (0.02 + 0.05 * particles.depth) * height
+        ends = np.stack([x, y, x + 0.08 * length, y + length], axis=1)
+        shades = np.round(40 + 80 * particles.depth).astype(int).tolist()
+        for (x0, y0, x1, y1), shade in zip(np.round(ends * one).astype(int).tolist(), shades, strict=True):
+            cv2.line(overlay, (x0, y0), (x1, y1), shade, 1, cv2.LINE_AA, shift)
+    else:
+        speed = (0.05 + 0.12 * particles.depth) * (0.6 + 0.4 * strength)
+        y = np.mod(particles.y + speed * t, 1.0) * (height * 1.05) - 0.025 * height
+        sway = 0.01 * width * np.sin(2.0 * math.pi * (0.3 * t + particles.phase))
+        x = np.mod(particles.x * width + sway, width)
+        radius = np.maximum(one, np.round((0.5 + 2.5 * particles.depth * height / 720.0) * one))
+        flakes = np.round(np.stack([x * one, y * one, radius], axis=1)).astype(int).tolist()
+        shades = np.round(90 + 130 * particles.depth).astype(int).tolist()
+        for (x0, y0, size), shade in zip(flakes, shades, strict=True):
+            cv2.circle(overlay, (x0, y0), size, shade, -1, cv2.LINE_AA, shift)
+    frame[..., 0] = cv2.add(cv2.extractChannel(frame, 0), overlay)  # saturating
