@@ -134,7 +134,9 @@ def lake_scene(width: int = 320, height: int = 180, seed: int = 3) -> tuple[np.n
     fine = textured_image(width, height, seed)[..., 0].astype(np.float64) / 255.0
     clouds = np.clip(textured_image(width, height, seed + 1)[..., 0] / 255.0 - 0.45, 0, 1) * 2.0
     sky = np.dstack([80 + 60 * ys, 130 + 50 * ys, 225 + 0 * ys]) + 120 * clouds[..., None]
-    hills = np.dstack([110 + 60 * fine, 85 + 45 * fine, 60 + 30 * fine]) + rng.normal(0, 3, (height, width, 1))
+    hills = np.dstack([110 + 60 * fine, 85 + 45 * fine, 60 + 30 * fine]) + rng.normal(
+        0, 3, (height, width, 1)
+    )
     lake = np.dstack([30 + 40 * fine, 80 + 50 * fine, 150 + 60 * fine])
     water = ys > 0.55
     image = np.where((ys < 0.35)[..., None], sky, np.where(water[..., None], lake, hills))

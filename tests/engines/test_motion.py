@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from engines.motion_support import make_job, render_job, subject_image, textured_image
+from engines.motion_support import lake_scene, make_job, render_job, subject_image, textured_image
 from vidgate.engines.base import RenderCancelled
 from vidgate.engines.motion import MotionEngine
 from vidgate.engines.motion.camera import plan_camera
@@ -80,8 +80,10 @@ def digest(path: Path) -> str:
             "orbit right while rolling clockwise, match cut",
             [textured_image(256, 144, 3), textured_image(200, 200)],
         ),
+        ("static, rain and fog over a rippling lake, drifting clouds", [lake_scene(256, 144)[0]]),
+        ("orbit left, candle flames glowing, snow", [subject_image(256, 144, 1)]),
     ],
-    ids=["default", "parallax-morph", "orbit-roll-match"],
+    ids=["default", "parallax-morph", "orbit-roll-match", "scene-static", "scene-orbit"],
 )
 def test_same_job_gives_a_byte_identical_file(tmp_path: Path, prompt: str, images: list[np.ndarray]) -> None:
     def render(name: str, seed: int) -> str:
