@@ -1,9 +1,7 @@
-"""The frame loop: camera path x timeline -> frames in YUV (media/colour.py), lazily, one at a time.
+"""The frame loop: camera path x timeline -> YUVA frames, lazily, one at a time (`generate_frames`).
 
-Memory does not grow with duration: poses are a few floats per frame, each image is prepared
-(prescaled, split into layers) when it first appears and dropped once it has gone, and a morph's
-flow lives only for its transition. Everything is a pure function of the inputs, so a seed gives the
-same frames on every run.
+Memory does not grow with duration, and a seed gives the same frames on every run (docs/motion.md,
+"Streaming, memory, determinism").
 """
 
 from __future__ import annotations

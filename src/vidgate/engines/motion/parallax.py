@@ -1,15 +1,10 @@
 """A 2.5D split of one photo: a feathered foreground mask and a background with the subject removed.
 
-No model and no download: GrabCut (in every OpenCV build) separates a subject from its surroundings
-by colour, started from a rectangle around the centre of the frame, where photographers put
-subjects. It runs once per image on a small copy of a fixed number of pixels (384x288 for a 4:3
-photo, 443x249 for 16:9, 665x166 for 4:1), so it costs about a third of a second whatever the
-resolution and the aspect ratio. When the result does not look like a subject (too small, too
-large, or just the starting rectangle back) the caller renders the picture flat: a plain move is
-better than a torn one.
-
-The background layer has the subject painted out (cv2.inpaint) so that when the foreground slides
-ahead, what shows behind it is a plausible continuation of the surroundings, not a copy of the subject.
+`split_layers(image)` gives `Layers`, or None when the split is not trustworthy (the caller then
+renders the picture flat: a plain move is better than a torn one). GrabCut, in every OpenCV build,
+finds the subject from a rectangle around the centre, on a copy of a fixed number of pixels; the
+hole it leaves is filled by mirroring the surroundings into it (`mirror_fill`). docs/motion.md
+("Parallax") gives the rules and their reasons.
 """
 
 from __future__ import annotations

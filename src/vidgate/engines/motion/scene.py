@@ -10,6 +10,7 @@ motion stays on the scene under any camera move. Deterministic for a seed.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ def find_regions(picture: np.ndarray, wanted: set[str], alpha: np.ndarray | None
     if "sky" in wanted:
         masks["sky"] = sky
     if "water" in wanted:
-        masks["water"] = (blue | ((saturation < 60) & (texture < 10))) & (rows > max(horizon, 0.35)) & ~sky
+        masks["water"] = blue & (rows > max(horizon, 0.35)) & ~sky
     if "foliage" in wanted:
         masks["foliage"] = (hue >= 30) & (hue <= 90) & (saturation > 50) & (value > 30) & ~sky
     if "fire" in wanted:
@@ -272,7 +273,7 @@ class PreparedScene:
                 luma += 22.0 * strength * sines * region
                 shift_y += 0.6 * reach * (cosines + 1.0) * region
             elif effect == "fog":
-                haze += (0.16 + 0.12 * sines) * min(1.0, 0.6 * strength) * region
+                haze += (0.3 + 0.22 * sines) * min(1.0, 0.6 * strength) * region
             elif effect == "glow":
                 luma += 26.0 * strength * (0.5 + 0.5 * sines) * region
         frame = _displace(frame, shift_x, shift_y) if shift_x.any() or shift_y.any() else frame.copy()
@@ -298,13 +299,22 @@ def _displace(frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray) -> np
     moved = frame.copy()
     full_x = cv2.resize(shift_x, (width, height), interpolation=cv2.INTER_LINEAR)
     full_y = cv2.resize(shift_y, (width, height), interpolation=cv2.INTER_LINEAR)
+    columns, rows = _identity(width, height)
     for top, bottom in _bands(np.abs(shift_x) + np.abs(shift_y), height):
-        map_x = full_x[top:bottom] + np.arange(width, dtype=np.float32)[None, :]
-        map_y = full_y[top:bottom] + np.arange(top, bottom, dtype=np.float32)[:, None]
+        map_x = cv2.add(full_x[top:bottom], columns[top:bottom])
+        map_y = cv2.add(full_y[top:bottom], rows[top:bottom])
         moved[top:bottom] = cv2.remap(
             frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
     return moved
+
+
+@functools.lru_cache(maxsize=2)
+def _identity(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's own column and row, as remap's maps (kept for the frame size: 7 MB at 720p)."""
+    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    columns.flags.writeable = rows.flags.writeable = False
+    return columns, rows
 
 
 def _bands(field: np.ndarray, height: int) -> list[tuple[int, int]]:
