@@ -61,7 +61,8 @@ class Layers:
     # Where alpha > 0: left, top, right, bottom in pixel edges. A side that reaches the image's edge
     # is unbounded (inf): the subject is cut by the photo there, and never leads across it (frames.py).
     bounds: tuple[float, float, float, float]
-    foreground: np.ndarray | None = None  # the subject's colours, its soft edge unmixed (None: the image's)
+    # The subject's colours, its soft edge unmixed (pure_colour); FittedImage.ready makes them the picture.
+    foreground: np.ndarray | None = None
 
 
 def subject_mask(image: np.ndarray) -> np.ndarray | None:

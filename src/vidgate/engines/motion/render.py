@@ -79,10 +79,14 @@ class FittedImage:
 
         `layers` are split from this image's RGBA pixels (parallax works on colour as seen)."""
         base = self.levels[0]
+        pixels = base.pixels
         if layers is not None:
-            foreground = None if layers.foreground is None else rgb_to_yuv(layers.foreground)
-            layers = replace(layers, background=rgb_to_yuv(layers.background), foreground=foreground)
-        picture = Picture(rgb_to_yuv(base.pixels), base.scale_x, base.scale_y, layers)
+            # With layers every frame draws the subject over the background, so the picture itself
+            # is only ever seen as the subject: it takes the subject's unmixed colours (no second copy).
+            if layers.foreground is not None:
+                pixels = layers.foreground
+            layers = replace(layers, background=rgb_to_yuv(layers.background), foreground=None)
+        picture = Picture(rgb_to_yuv(pixels), base.scale_x, base.scale_y, layers)
         return FittedImage(self.window_w, self.window_h, self.centre_x, self.centre_y, [picture])
 
 
@@ -94,15 +98,11 @@ def shrink(picture: Picture, size: tuple[int, int]) -> Picture:
     layers = picture.layers
     if layers is not None:
         left, top, right, bottom = layers.bounds
-        foreground = layers.foreground
         layers = Layers(
             background=cv2.resize(layers.background, size, interpolation=cv2.INTER_AREA),
             alpha=cv2.resize(layers.alpha, size, interpolation=cv2.INTER_AREA),
             coverage=layers.coverage,
             bounds=(left * factor_x, top * factor_y, right * factor_x, bottom * factor_y),
-            foreground=None
-            if foreground is None
-            else cv2.resize(foreground, size, interpolation=cv2.INTER_AREA),
         )
     return Picture(pixels, picture.scale_x * factor_x, picture.scale_y * factor_y, layers)
 
@@ -297,8 +297,7 @@ def _draw(
         # a border the subject does not touch (frames.py holds its lead back at the others), where the
         # replicated mask is 0. The mask stays replicated when tests swap EDGE_MODE for zeros, so that
         # any subject pixel sampled from beyond the photo would show.
-        colours = picture.pixels if layers.foreground is None else layers.foreground
-        subject = _warp(colours, box_matrix, box, resampling.interpolation, EDGE_MODE)
+        subject = _warp(picture.pixels, box_matrix, box, resampling.interpolation, EDGE_MODE)
         alpha = _warp(layers.alpha, box_matrix, box, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
         under = canvas[top:bottom, left:right]
         canvas[top:bottom, left:right] = cv2.blendLinear(subject, under, alpha, 1.0 - alpha)
