@@ -294,19 +294,37 @@ def _warp_region(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
 
 def _displace(frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray) -> np.ndarray:
     """Each output pixel samples the frame this far away (coarse shifts scaled up smoothly), over the
-    bands of rows that move only (the sky and the lake, not the hills between)."""
+    bands of rows that move only (the sky and the lake, not the hills between). Full-frame
+    temporaries are avoided: fresh pages cost the kernel more than the arithmetic (page faults)."""
     height, width = frame.shape[:2]
     moved = frame.copy()
-    full_x = cv2.resize(shift_x, (width, height), interpolation=cv2.INTER_LINEAR)
-    full_y = cv2.resize(shift_y, (width, height), interpolation=cv2.INTER_LINEAR)
     columns, rows = _identity(width, height)
     for top, bottom in _bands(np.abs(shift_x) + np.abs(shift_y), height):
-        map_x = cv2.add(full_x[top:bottom], columns[top:bottom])
-        map_y = cv2.add(full_y[top:bottom], rows[top:bottom])
-        moved[top:bottom] = cv2.remap(
-            frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        map_x = _scaled(shift_x, width, height, top, bottom)
+        map_y = _scaled(shift_y, width, height, top, bottom)
+        cv2.add(map_x, columns[top:bottom], dst=map_x)
+        cv2.add(map_y, rows[top:bottom], dst=map_y)
+        cv2.remap(
+            frame, map_x, map_y, cv2.INTER_LINEAR, dst=moved[top:bottom], borderMode=cv2.BORDER_REFLECT_101
         )
     return moved
+
+
+def _scaled(coarse: np.ndarray, width: int, height: int, top: int, bottom: int) -> np.ndarray:
+    """Rows top..bottom of `coarse` scaled up bilinearly to (width, height), as cv2.resize would give
+    them, without making the rest."""
+    scale_x, scale_y = coarse.shape[1] / width, coarse.shape[0] / height
+    matrix = np.array([[scale_x, 0.0, 0.5 * scale_x - 0.5], [0.0, scale_y, (top + 0.5) * scale_y - 0.5]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(coarse, matrix, (width, bottom - top), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=2)
+def _fog(width: int, height: int) -> np.ndarray:
+    fog = np.empty((height, width, 4), np.uint8)
+    fog[:] = FOG_COLOUR
+    fog.flags.writeable = False
+    return fog
 
 
 @functools.lru_cache(maxsize=2)
@@ -341,14 +359,11 @@ def _shade(frame: np.ndarray, luma: np.ndarray, haze: np.ndarray) -> None:
     top, bottom = bands[0][0], bands[-1][1]
     part = frame[top:bottom]
     if haze.any():
-        weight = cv2.resize(haze, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom]
-        fog = np.empty_like(part)
-        fog[:] = FOG_COLOUR
-        part[:] = cv2.blendLinear(fog, part, weight, 1.0 - weight)
+        weight = _scaled(haze, width, height, top, bottom)
+        cv2.blendLinear(_fog(width, height)[top:bottom], part, weight, 1.0 - weight, dst=part)
     if luma.any():
-        lift = cv2.resize(luma, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom]
-        brighter = cv2.add(cv2.extractChannel(part, 0), lift, dtype=cv2.CV_8U)  # saturating
-        part[..., 0] = brighter
+        lift = _scaled(luma, width, height, top, bottom)
+        part[..., 0] = cv2.add(cv2.extractChannel(part, 0), lift, dtype=cv2.CV_8U)  # saturating
 
 
 def _draw_particles(frame: np.ndarray, particles: Particles, kind: str, t: float, strength: float) -> None:
