@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -231,6 +231,7 @@ class PreparedScene:
     width: int  # the picture's size: regions cover it at 1 / GRID_STEP
     height: int
     scale: float  # the picture's short side over 720
+    scratch: dict[str, object] = field(default_factory=dict, compare=False)  # buffers reused per frame
 
     def coverage(self, effect: str) -> float:
         return float(self.regions[VOCABULARY[effect][0]].mean())
@@ -276,7 +277,11 @@ class PreparedScene:
                 haze += (0.3 + 0.22 * sines) * min(1.0, 0.6 * strength) * region
             elif effect == "glow":
                 luma += 26.0 * strength * (0.5 + 0.5 * sines) * region
-        frame = _displace(frame, shift_x, shift_y) if shift_x.any() or shift_y.any() else frame.copy()
+        frame = (
+            _displace(frame, shift_x, shift_y, self.scratch)
+            if shift_x.any() or shift_y.any()
+            else frame.copy()
+        )
         if luma.any() or haze.any():
             _shade(frame, luma, haze)
         for effect in ("rain", "snow"):
@@ -292,16 +297,22 @@ def _warp_region(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     return cv2.warpPerspective(mask, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _displace(frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray) -> np.ndarray:
+def _displace(
+    frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray, scratch: dict[str, object]
+) -> np.ndarray:
     """Each output pixel samples the frame this far away (coarse shifts scaled up smoothly), over the
     bands of rows that move only (the sky and the lake, not the hills between). Full-frame
     temporaries are avoided: fresh pages cost the kernel more than the arithmetic (page faults)."""
     height, width = frame.shape[:2]
     moved = frame.copy()
     columns, rows = _identity(width, height)
+    if scratch.get("size") != (width, height):  # remap's maps, reused frame after frame
+        scratch["size"] = (width, height)
+        scratch["maps"] = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
+    maps: tuple[np.ndarray, np.ndarray] = scratch["maps"]  # type: ignore[assignment]
     for top, bottom in _bands(np.abs(shift_x) + np.abs(shift_y), height):
-        map_x = _scaled(shift_x, width, height, top, bottom)
-        map_y = _scaled(shift_y, width, height, top, bottom)
+        map_x = _scaled(shift_x, width, height, top, bottom, maps[0][top:bottom])
+        map_y = _scaled(shift_y, width, height, top, bottom, maps[1][top:bottom])
         cv2.add(map_x, columns[top:bottom], dst=map_x)
         cv2.add(map_y, rows[top:bottom], dst=map_y)
         cv2.remap(
@@ -310,13 +321,17 @@ def _displace(frame: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray) -> np
     return moved
 
 
-def _scaled(coarse: np.ndarray, width: int, height: int, top: int, bottom: int) -> np.ndarray:
+def _scaled(
+    coarse: np.ndarray, width: int, height: int, top: int, bottom: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """Rows top..bottom of `coarse` scaled up bilinearly to (width, height), as cv2.resize would give
     them, without making the rest."""
     scale_x, scale_y = coarse.shape[1] / width, coarse.shape[0] / height
     matrix = np.array([[scale_x, 0.0, 0.5 * scale_x - 0.5], [0.0, scale_y, (top + 0.5) * scale_y - 0.5]])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(coarse, matrix, (width, bottom - top), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        coarse, matrix, (width, bottom - top), dst=out, flags=flags, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 @functools.lru_cache(maxsize=2)
