@@ -163,3 +163,23 @@ def test_the_report_lists_effects_regions_and_what_found_no_region(tmp_path: Pat
     assert [(entry["effect"], entry["region"]) for entry in scene] == [("ripple", "water"), ("drift", "sky")]
     assert all(0.05 < entry["coverage"] <= 1.0 for entry in scene)
     assert result.info["scene_unmatched"] == ["flicker"]  # no fire in the picture: nothing flickers
+
+
+def test_waves_sum_the_same_on_the_fast_affine_path_as_point_by_point() -> None:
+    scene = plan_scene("a rippling lake", "medium", 3)
+    assert scene is not None
+    waves = scene.waves["ripple"]
+    look = np.array([[1.7, 0.2, 30.0], [-0.1, 1.6, 12.0], [0.0, 0.0, 1.0]])
+    sines, cosines = waves.at(look, (40, 30), 2.5, 0.5)
+    xs, ys = np.meshgrid(np.arange(40.0), np.arange(30.0))
+    px, py = look[0, 0] * xs + look[0, 1] * ys + look[0, 2], look[1, 0] * xs + look[1, 1] * ys + look[1, 2]
+    phases = [
+        (k / 0.5) * (d[0] * px + d[1] * py) - w * 2.5 + phi
+        for d, k, w, phi in zip(waves.directions, waves.wavenumbers, waves.speeds, waves.phases, strict=True)
+    ]
+    assert np.allclose(sines, np.mean([np.sin(p) for p in phases], axis=0), atol=1e-5)
+    assert np.allclose(cosines, np.mean([np.cos(p) for p in phases], axis=0), atol=1e-5)
+    # A perspective look (an orbit) takes the point-by-point path: a hair of keystone changes little.
+    tilted = look.copy()
+    tilted[2, 0] = 1e-9
+    assert np.allclose(waves.at(tilted, (40, 30), 2.5, 0.5)[0], sines, atol=1e-4)
