@@ -183,3 +183,20 @@ def test_waves_sum_the_same_on_the_fast_affine_path_as_point_by_point() -> None:
     tilted = look.copy()
     tilted[2, 0] = 1e-9
     assert np.allclose(waves.at(tilted, (40, 30), 2.5, 0.5)[0], sines, atol=1e-4)
+
+
+def test_the_sky_drifts_one_way_and_the_hills_stay() -> None:
+    photo = lake_scene(*SIZE)[0]
+    frames = scene_frames("a static shot, clouds drifting", photo, count=48)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOpticalFlow_PRESET_MEDIUM)
+    flow.setUseSpatialPropagation(False)
+
+    def shift(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (first, second)]
+        return flow.calc(grey[0], grey[1], np.zeros((*grey[0].shape, 2), np.float32))[..., 0]
+
+    sky, hills = (slice(5, 45), slice(20, 300)), (slice(72, 92), slice(20, 300))
+    halves = [shift(frames[0], frames[23]), shift(frames[23], frames[47])]
+    drifts = [float(half[sky].mean()) for half in halves]
+    assert all(abs(drift) > 0.3 for drift in drifts) and drifts[0] * drifts[1] > 0  # steady, one way
+    assert all(abs(float(half[hills].mean())) < 0.05 for half in halves)

@@ -33,6 +33,8 @@ MIN_REGION_SHARE = 0.01
 LEVEL_SCALE: dict[str, float] = {"small": 0.5, "medium": 1.0, "high": 1.7}
 
 FOG_COLOUR = (200, 128, 128, 255)  # light grey, in the frames' YUVA
+# How fast the sky drifts at `medium`: a share of the frame's width per second.
+DRIFT_SPEED = 0.0025
 # Effect -> (region, the words that ask for it). A word counts unless refused ("no rain").
 VOCABULARY: dict[str, tuple[str, str]] = {
     "ripple": (
@@ -135,6 +137,7 @@ class SceneMotion:
     strength: float  # LEVEL_SCALE of the amplitude level
     waves: dict[str, Waves]
     particles: dict[str, Particles]
+    wind: float = 1.0  # the sky's drift: +1 towards the right, -1 towards the left
 
     def prepare(self, picture: np.ndarray, alpha: np.ndarray | None) -> PreparedScene:
         """The effects' regions in one picture (RGB or RGBA; `alpha`, the parallax subject, is left out)."""
@@ -168,7 +171,8 @@ def plan_scene(prompt: str, level: Level, seed: int) -> SceneMotion | None:
             particles[effect] = Particles(
                 rng.random(count), rng.random(count), rng.uniform(0.3, 1.0, count), rng.random(count)
             )
-    return SceneMotion(effects, LEVEL_SCALE[level], waves, particles)
+    wind = 1.0 if rng.random() < 0.5 else -1.0  # drawn last: adding it shifted no other draw
+    return SceneMotion(effects, LEVEL_SCALE[level], waves, particles, wind)
 
 
 def _asks_for(text: str, words: str) -> bool:
@@ -264,8 +268,9 @@ class PreparedScene:
                 shift_x += 0.5 * reach * cosines * region
                 luma += 14.0 * strength * cosines * region  # glints on the wave slopes
             elif effect == "drift":
-                # A slow wind: near-steady travel over a shot, as clouds cross the sky.
-                travel = 0.004 * out_w * strength * math.sin(0.08 * t + self.motion.waves[effect].phases[0])
+                # A steady wind: the sky travels one way at DRIFT_SPEED (a shot is at most 10 s, so
+                # it goes at most 2.5 % of the width at `medium`), as clouds cross it.
+                travel = self.motion.wind * DRIFT_SPEED * out_w * strength * t
                 shift_x += (travel + 2.0 * reach * sines) * region
                 shift_y += 0.8 * reach * cosines * region
             elif effect == "sway":
