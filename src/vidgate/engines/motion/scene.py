@@ -271,7 +271,11 @@ class PreparedScene:
                 # A steady wind: the sky travels one way at DRIFT_SPEED (a shot is at most 10 s, so
                 # it goes at most 2.5 % of the width at `medium`), as clouds cross it.
                 travel = self.motion.wind * DRIFT_SPEED * out_w * strength * t
-                shift_x += (travel + 2.0 * reach * sines) * region
+                # Never sample past the sky's edge along the wind: the tower or the ridge beside it
+                # would be dragged into the sky.
+                room = _room(region > 0.5, travel) * GRID_STEP
+                carried = np.sign(travel) * np.minimum(abs(travel), room)
+                shift_x += (carried + 2.0 * reach * sines) * region
                 shift_y += 0.8 * reach * cosines * region
             elif effect == "sway":
                 shift_x += 1.4 * reach * sines * region
@@ -293,6 +297,22 @@ class PreparedScene:
             if effect in self.effects:
                 _draw_particles(frame, self.motion.particles[effect], effect, t, strength)
         return frame
+
+
+def _room(inside: np.ndarray, direction: float) -> np.ndarray:
+    """For each point, how many grid steps of `inside` lie beyond it along its row, towards + x when
+    `direction` > 0, else towards - x (0 outside). The frame's own edge does not count: past it the
+    frame is mirrored, which for a sky is more sky."""
+    width = inside.shape[1]
+    columns = np.arange(width)
+    far = 4 * width  # further than any drift
+    if direction > 0:
+        edge = np.minimum.accumulate(np.where(inside, far, columns)[:, ::-1], axis=1)[:, ::-1]
+        room = edge - columns - 1
+    else:
+        edge = np.maximum.accumulate(np.where(inside, -far, columns), axis=1)
+        room = columns - edge - 1
+    return np.where(inside, np.maximum(room, 0), 0).astype(np.float32)
 
 
 def _warp_region(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
