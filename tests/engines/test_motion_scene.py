@@ -13,7 +13,8 @@ from engines.motion_support import lake_scene, make_job, render_job, subject_ima
 from vidgate.engines.motion.camera import plan_camera
 from vidgate.engines.motion.frames import FramePlan, RenderNotes, generate_frames
 from vidgate.engines.motion.parallax import split_layers
-from vidgate.engines.motion.scene import find_regions, plan_scene
+from vidgate.engines.motion.regions import find_regions
+from vidgate.engines.motion.scene import plan_scene
 from vidgate.media.colour import yuv_to_rgb
 
 SIZE = (320, 180)
