@@ -279,7 +279,7 @@ def generate(
     from vidgate.engines import get_engine
     from vidgate.engines.base import RenderError
     from vidgate.errors import VidgateError
-    from vidgate.inputs.images import check_image_count, decode_png, normalise
+    from vidgate.inputs.images import check_image_count, normalised_pixels
     from vidgate.schemas import SubmitRequest
     from vidgate.worker.jobs import build_render_job, load_images
 
@@ -313,7 +313,7 @@ def generate(
 
     def read(index: int, path: Path) -> np.ndarray:
         data = path.read_bytes()
-        return decode_png(normalise(data, index, settings.max_image_bytes, settings.max_image_pixels))
+        return normalised_pixels(data, index, settings.max_image_bytes, settings.max_image_pixels)
 
     try:
         loaders = [functools.partial(read, i, p) for i, p in enumerate(images)]

@@ -103,3 +103,41 @@ def render_job(job: RenderJob) -> tuple[list[float], RenderResult]:
     progress: list[float] = []
     result = MotionEngine().render(job, progress.append, lambda: False)
     return progress, result
+
+
+def layered_scene(
+    width: int = 320, height: int = 180, seed: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(photo, true background, true subject shape): a textured orange tower standing on a textured
+    landscape (sky, a ridge, fields), drawn over a background whose every pixel is known, so a fill of
+    what the tower hides can be scored against the truth."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    fine = textured_image(width, height, seed)[..., 0].astype(np.float64) / 255.0
+    grain = rng.normal(0.0, 1.0, (height, width))
+    ridge = height * (0.45 + 0.08 * np.sin(xs / width * 7.0 + seed))
+    sky = np.dstack([90 + 60 * ys / height, 140 + 40 * ys / height, 230 + 0 * ys]) + 40 * fine[..., None]
+    land = np.dstack([60 + 90 * fine, 110 + 80 * fine, 50 + 30 * fine]) + 12 * grain[..., None]
+    background = np.where((ys < ridge)[..., None], sky, land)
+    background = np.clip(background, 0, 255).astype(np.uint8)
+    shape = (np.abs(xs - width * 0.5) < width * (0.07 + 0.05 * ys / height)) & (ys > height * 0.2)
+    stripes = (np.floor(ys / (height * 0.08)) % 2)[..., None]
+    tower = np.dstack([230 - 20 * fine, 120 + 60 * stripes[..., 0] - 30 * fine, 40 + 150 * stripes[..., 0]])
+    photo = np.where(shape[..., None], np.clip(tower, 0, 255).astype(np.uint8), background)
+    return photo, background, shape
+
+
+def lake_scene(width: int = 320, height: int = 180, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(photo, where the water is): a sky with clouds over brown hills over a blue lake."""
+    rng = np.random.default_rng(seed)
+    ys = np.mgrid[0:height, 0:width][0].astype(np.float64) / height
+    fine = textured_image(width, height, seed)[..., 0].astype(np.float64) / 255.0
+    clouds = np.clip(textured_image(width, height, seed + 1)[..., 0] / 255.0 - 0.45, 0, 1) * 2.0
+    sky = np.dstack([80 + 60 * ys, 130 + 50 * ys, 225 + 0 * ys]) + 120 * clouds[..., None]
+    hills = np.dstack([110 + 60 * fine, 85 + 45 * fine, 60 + 30 * fine]) + rng.normal(
+        0, 3, (height, width, 1)
+    )
+    lake = np.dstack([30 + 40 * fine, 80 + 50 * fine, 150 + 60 * fine])
+    water = ys > 0.55
+    image = np.where((ys < 0.35)[..., None], sky, np.where(water[..., None], lake, hills))
+    return np.clip(image, 0, 255).astype(np.uint8), water

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from engines.motion_support import make_job, render_job, subject_image, textured_image
+from engines.motion_support import lake_scene, make_job, render_job, subject_image, textured_image
 from vidgate.engines.base import RenderCancelled
 from vidgate.engines.motion import MotionEngine
 from vidgate.engines.motion.camera import plan_camera
@@ -29,6 +29,8 @@ def test_renders_an_h264_mp4_with_exactly_fps_times_duration_frames(tmp_path: Pa
         "transition": "none",
         "transition_s": 0.0,
         "parallax": "off",
+        "scene": [],  # nothing in the prompt moves
+        "scene_unmatched": [],
     }
     with av.open(str(result.path)) as container:
         stream = container.streams.video[0]
@@ -54,8 +56,9 @@ def test_report_names_the_transition_and_parallax(tmp_path: Path) -> None:
     images = [subject_image(256, 144, seed=1), textured_image(256, 144, seed=2), textured_image(100, 200, 4)]
     _, result = render_job(make_job(tmp_path, images=images, duration=2, prompt="truck left, morph"))
     assert result.info["images"] == 3 and (result.width, result.height) == (256, 144)
-    # Three images in 2 s: each is on screen 16 frames, and a morph takes half of that.
-    assert result.info["transition"] == "morph"
+    # Three images in 2 s: each is on screen 16 frames, and a morph takes half of that. These three
+    # photos do not match, so each cut of the morph asked for is played as a crossfade, and said so.
+    assert result.info["transition"] == "crossfade"
     assert result.info["transition_s"] == pytest.approx(0.333, abs=1e-3)
     assert result.info["parallax"] == "partial"  # the subject splits, the textures fall back
     _, result = render_job(
@@ -77,8 +80,10 @@ def digest(path: Path) -> str:
             "orbit right while rolling clockwise, match cut",
             [textured_image(256, 144, 3), textured_image(200, 200)],
         ),
+        ("static, rain and fog over a rippling lake, drifting clouds", [lake_scene(256, 144)[0]]),
+        ("orbit left, candle flames glowing, snow", [subject_image(256, 144, 1)]),
     ],
-    ids=["default", "parallax-morph", "orbit-roll-match"],
+    ids=["default", "parallax-morph", "orbit-roll-match", "scene-static", "scene-orbit"],
 )
 def test_same_job_gives_a_byte_identical_file(tmp_path: Path, prompt: str, images: list[np.ndarray]) -> None:
     def render(name: str, seed: int) -> str:

@@ -11,9 +11,16 @@ import pytest
 
 from engines.motion_support import frames_for, render_move, subject_image, subject_shape, textured_image
 from vidgate.engines.motion.camera import CameraMove, plan_camera
-from vidgate.engines.motion.frames import CameraSchedule, RenderNotes
+from vidgate.engines.motion.frames import MIN_MORPH_MATCH, CameraSchedule, RenderNotes
 from vidgate.engines.motion.parallax import split_layers
-from vidgate.engines.motion.transitions import TRANSITIONS, Shot, Timeline, choose_transition, morph_flow
+from vidgate.engines.motion.transitions import (
+    TRANSITIONS,
+    Shot,
+    Timeline,
+    choose_transition,
+    correlation,
+    morph_flow,
+)
 
 # -- parallax --------------------------------------------------------------------------------------
 
@@ -200,6 +207,30 @@ def test_morph_moves_shapes_instead_of_ghosting_them() -> None:
 
     assert error(frames["morph"][24]) < 0.5 * error(frames["crossfade"][24])
     assert np.array_equal(frames["morph"][0], frames["crossfade"][0])  # outside the transition: the same
+
+
+def test_a_morph_between_photos_that_do_not_match_is_a_crossfade() -> None:
+    """Two different photos would morph into a double exposure: below the match, a crossfade."""
+    scene, other = textured_image(320, 180, seed=4), subject_image(320, 180, seed=1)
+    moved = np.ascontiguousarray(np.roll(scene, 12, axis=1))
+    notes = RenderNotes()
+    morphed = frames_for("static", [scene, other], count=48, size=(320, 180), transition="morph", notes=notes)
+    faded = frames_for("static", [scene, other], count=48, size=(320, 180), transition="crossfade")
+    assert notes.morph == ["crossfade"]
+    # Half-way through the cut both blends are at one half (the morph's is only longer): the same frame.
+    assert np.array_equal(morphed[24], faded[24])
+    matching = RenderNotes()
+    frames_for("static", [scene, moved], count=48, size=(320, 180), transition="morph", notes=matching)
+    assert matching.morph == ["on"]
+
+
+def test_morph_match_tells_one_scene_from_two() -> None:
+    scene = cv2.cvtColor(textured_image(320, 180, seed=4), cv2.COLOR_RGB2RGBA)
+    shifted = np.ascontiguousarray(np.roll(scene, 10, axis=1))
+    other = cv2.cvtColor(textured_image(320, 180, seed=5), cv2.COLOR_RGB2RGBA)
+    assert morph_flow(scene, shifted).match > 0.9
+    assert morph_flow(scene, other).match < MIN_MORPH_MATCH
+    assert correlation(np.zeros((4, 4)), np.ones((4, 4))) == 0.0  # flat: no evidence of a match
 
 
 def test_morph_flow_recovers_a_shift() -> None:

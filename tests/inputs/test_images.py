@@ -95,3 +95,13 @@ def test_other_decoders_never_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(GifImagePlugin.GifImageFile, "_open", explode)
     with pytest.raises(InvalidImageFormat):
         normalise(make_image(64, 48, fmt="GIF"), 0, **LIMITS)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_a_local_render_reads_the_very_pixels_a_stored_input_gives(fmt: str) -> None:
+    """`vidgate generate` skips the PNG round trip of stored inputs; its pixels must not differ."""
+    from vidgate.inputs.images import decode_png, normalise, normalised_pixels
+
+    data = make_image(width=97, height=61, fmt=fmt)
+    stored = decode_png(normalise(data, 0, 10_000_000, 10_000_000))
+    assert np.array_equal(normalised_pixels(data, 0, 10_000_000, 10_000_000), stored)

@@ -136,7 +136,9 @@ def test_the_watermark_changes_its_corner_and_nothing_else(
     """Same seed and move, with and without the mark, compared after decoding. The frames handed to
     the encoder differ only in the corner (tests/media/test_watermark.py checks that exactly); after
     lossy coding the rest differs by coding noise only: x264 picks each frame's quantiser from the
-    whole frame's complexity, so a mark shifts it by a fraction of a step everywhere."""
+    whole frame's complexity, so a mark shifts it by a fraction of a step everywhere. The prompt's
+    rain falls in both (scene motion, the same seeded streaks): fine texture the coder spends on, so
+    its noise is up to ~3 levels here; the mark stays four times above it."""
     marked, unmarked = frames(renders["full"][1]), frames(renders["male"][1])
     height, width = marked.shape[1:3]
     x0, y0, x1, y1 = Watermark().region(width, height)
@@ -147,7 +149,7 @@ def test_the_watermark_changes_its_corner_and_nothing_else(
     outside = diff[:, away].mean(axis=1)
     assert inside.min() > 6, "the mark is visible on every frame"
     assert outside[0] < 0.05, "the first (intra) frame is the same away from the mark"
-    assert outside.max() < 3 and inside.mean() > 4 * outside.mean(), "elsewhere, coding noise only"
+    assert outside.max() < 3.5 and inside.mean() > 4 * outside.mean(), "elsewhere, coding noise only"
 
 
 def test_every_output_says_it_is_machine_generated(renders: dict[str, tuple[dict[str, Any], Path]]) -> None:

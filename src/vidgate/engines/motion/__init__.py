@@ -27,6 +27,7 @@ from vidgate.engines.motion.camera import CameraMove, plan_camera
 from vidgate.engines.motion.frames import CameraSchedule, FramePlan, RenderNotes, generate_frames
 from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.render import RESAMPLING, prescaled_size
+from vidgate.engines.motion.scene import VOCABULARY, SceneMotion, plan_scene
 from vidgate.engines.motion.transitions import Timeline, choose_transition
 from vidgate.media.encode import encode_frames
 from vidgate.tasks.model import TaskParams
@@ -56,7 +57,10 @@ class MotionEngine:
         width, height = output_size(first_w, first_h, job.short_side)
         images = len(job.images)
         move, transition = plan_move(job.prompt, job.movement_amplitude, job.seed, job.duration, images)
-        plan = FramePlan(job.images, move, width, height, job.frame_count, job.fps, transition, job.quality)
+        scene = plan_scene(job.prompt, move.level, job.seed)
+        plan = FramePlan(
+            job.images, move, width, height, job.frame_count, job.fps, transition, job.quality, scene
+        )
         notes = RenderNotes()
         frames = generate_frames(plan, on_progress, should_cancel, notes)
         with _opencv_threads(max(1, (os.cpu_count() or 1) - job.encoder_threads)):
@@ -85,9 +89,10 @@ class MotionEngine:
                 "camera_move": move.name,
                 "movement_amplitude": move.level,
                 "images": len(job.images),
-                "transition": transition or "none",
+                "transition": _transition_summary(transition, notes),
                 "transition_s": round(plan.timeline.blend / job.fps, 3),
                 "parallax": _parallax_summary(move, notes),
+                **_scene_summary(scene, notes),
             },
         )
 
@@ -132,6 +137,31 @@ def _opencv_threads(count: int) -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(previous)
+
+
+def _scene_summary(scene: SceneMotion | None, notes: RenderNotes) -> dict[str, object]:
+    """`scene`: each effect applied, its region and the largest share of a picture it covered;
+    `scene_unmatched`: effects the prompt asked for whose region no picture has (nothing moved)."""
+    asked = scene.effects if scene is not None else ()
+    applied = [
+        {
+            "effect": effect,
+            "region": VOCABULARY[effect][0],
+            "coverage": round(max(found.get(effect, 0.0) for found in notes.scene), 3),
+        }
+        for effect in asked
+        if any(effect in found for found in notes.scene)
+    ]
+    named = {entry["effect"] for entry in applied}
+    return {"scene": applied, "scene_unmatched": [effect for effect in asked if effect not in named]}
+
+
+def _transition_summary(transition: Transition | None, notes: RenderNotes) -> str:
+    """The transition as seen: a morph whose every cut fell back to a crossfade (the photos did not
+    match) is reported as the crossfade it was; "morph" if any cut morphed."""
+    if transition == "morph" and notes.morph and "on" not in notes.morph:
+        return "crossfade"
+    return transition or "none"
 
 
 def _parallax_summary(move: CameraMove, notes: RenderNotes) -> str:

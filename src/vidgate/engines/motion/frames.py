@@ -1,9 +1,7 @@
-"""The frame loop: camera path x timeline -> frames in YUV (media/colour.py), lazily, one at a time.
+"""The frame loop: camera path x timeline -> YUVA frames, lazily, one at a time (`generate_frames`).
 
-Memory does not grow with duration: poses are a few floats per frame, each image is prepared
-(prescaled, split into layers) when it first appears and dropped once it has gone, and a morph's
-flow lives only for its transition. Everything is a pure function of the inputs, so a seed gives the
-same frames on every run.
+Memory does not grow with duration, and a seed gives the same frames on every run (docs/motion.md,
+"Streaming, memory, determinism").
 """
 
 from __future__ import annotations
@@ -20,11 +18,15 @@ from vidgate.engines.base import CancelCheck, ProgressCallback, RenderCancelled
 from vidgate.engines.motion.camera import CameraMove, CameraPose
 from vidgate.engines.motion.grammar import Transition
 from vidgate.engines.motion.parallax import split_layers
-from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, render_view
+from vidgate.engines.motion.render import RESAMPLING, FittedImage, fit_image, output_to_source, render_view
+from vidgate.engines.motion.scene import PreparedScene, SceneMotion
 from vidgate.engines.motion.transitions import MorphFlow, Shot, Timeline, morph_flow, morph_frame
 from vidgate.media.colour import YuvFrame
 
 CANCEL_CHECK_EVERY = 4  # frames; should_cancel() may hit a database
+# A morph needs two views that match along the flow (MorphFlow.match); below this, two different
+# photos would show as a double exposure, and the cut gets a plain crossfade instead.
+MIN_MORPH_MATCH = 0.6
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class FramePlan:
     fps: int
     transition: Transition | None = None  # None: a single image, or cuts without a blend
     quality: str = "balanced"
+    scene: SceneMotion | None = None  # what moves in the pictures themselves (scene.py)
 
     @property
     def timeline(self) -> Timeline:
@@ -142,6 +145,8 @@ class RenderNotes:
     """What the frame loop found out while rendering, for the engine's report."""
 
     parallax: list[str] = field(default_factory=list)  # per image: "on" or "fallback"
+    morph: list[str] = field(default_factory=list)  # per cut of a morph: "on", or "crossfade" (no match)
+    scene: list[dict[str, float]] = field(default_factory=list)  # per image: effect -> region's share
 
 
 def generate_frames(
@@ -156,6 +161,7 @@ def generate_frames(
     resampling = RESAMPLING[plan.quality]
     fitted: dict[int, FittedImage] = {}
     subject_poses: dict[int, dict[int, CameraPose]] = {}
+    scenes: dict[int, PreparedScene] = {}
 
     def prepared(image: int) -> FittedImage:
         # Split once, here, when the move has parallax; the split looks at RGB, so it comes before
@@ -166,6 +172,11 @@ def generate_frames(
             layers = split_layers(fit.levels[0].pixels) if plan.move.parallax else None
             if plan.move.parallax and notes is not None:
                 notes.parallax.append("on" if layers is not None else "fallback")
+            if plan.scene is not None:
+                scene = plan.scene.prepare(fit.levels[0].pixels, None if layers is None else layers.alpha)
+                scenes[image] = scene
+                if notes is not None:
+                    notes.scene.append({effect: scene.coverage(effect) for effect in scene.effects})
             fitted[image] = fit.ready(layers)
             if layers is not None:
                 subject_poses[image] = schedule.subject_poses(image, layers.bounds)
@@ -180,27 +191,37 @@ def generate_frames(
         subject_pose = subject_poses[image][index] if image in subject_poses else None
         key = (image, pose, subject_pose)
         if last_view is not None and last_view[0] == key:  # a static camera: render once
-            return last_view[1]
-        frame = render_view(fit, pose, plan.width, plan.height, resampling, subject_pose)
-        last_view = (key, frame)
+            frame = last_view[1]
+        else:
+            frame = render_view(fit, pose, plan.width, plan.height, resampling, subject_pose)
+            last_view = (key, frame)
+        scene = scenes.get(image)
+        if scene is not None and scene.effects:
+            matrix = output_to_source(fit, pose, plan.width, plan.height)
+            frame = scene.apply(frame, matrix, index / plan.fps)
         return frame
 
-    flows: dict[int, MorphFlow] = {}
+    flows: dict[int, MorphFlow | None] = {}  # None: the views do not match, so a crossfade
     for index, shot in enumerate(schedule.shots):
         if index % CANCEL_CHECK_EVERY == 0 and should_cancel():
             raise RenderCancelled("render cancelled")
         for passed in [image for image in fitted if image < shot.image]:
             del fitted[passed]
             subject_poses.pop(passed, None)
+            scenes.pop(passed, None)
         frame = view(shot.image, index)
         if shot.incoming is not None:
             incoming = view(shot.incoming, index)
-            if timeline.kind == "morph":
-                if shot.boundary not in flows:
-                    flows.clear()  # one cut's flow at a time
-                    middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
-                    flows[shot.boundary] = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
-                frame = morph_frame(frame, incoming, flows[shot.boundary], shot.progress, shot.mix)
+            if timeline.kind == "morph" and shot.boundary not in flows:
+                flows.clear()  # one cut's flow at a time
+                middle = min(plan.frame_count - 1, round(timeline.cut(shot.boundary)))
+                found = morph_flow(view(shot.image, middle), view(shot.incoming, middle))
+                flows[shot.boundary] = found if found.match >= MIN_MORPH_MATCH else None
+                if notes is not None:
+                    notes.morph.append("on" if flows[shot.boundary] else "crossfade")
+            matched = flows.get(shot.boundary)
+            if matched is not None:
+                frame = morph_frame(frame, incoming, matched, shot.progress, shot.mix)
             else:
                 frame = cv2.addWeighted(frame, 1.0 - shot.mix, incoming, shot.mix, 0.0)
         else:

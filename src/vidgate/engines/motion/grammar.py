@@ -11,8 +11,34 @@ lower case, single spaces, "push-in" -> "push in", "pullback" -> "pull back".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
+
+
+class _Lazy:
+    """A regular expression compiled when first used: compiling the tables costs more than parsing a
+    prompt (~0.05-0.13 s, paid by every process that imports the engine, most of which parse none)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0, endpos: int = 2**63 - 1) -> re.Match[str] | None:
+        return self.compiled.search(text, pos, endpos)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def sub(self, replacement: Callable[[re.Match[str]], str] | str, text: str) -> str:
+        return self.compiled.sub(replacement, text)
+
 
 Pace = Literal["slow", "normal", "fast"]
 Transition = Literal["crossfade", "morph", "match_move", "cut"]
@@ -30,9 +56,9 @@ REWRITES: dict[str, str] = {
     "whippan": "whip pan",
     "dolly zoom": "push in",
 }
-_REWRITE = re.compile(r"\b(?:" + "|".join(re.escape(words) for words in REWRITES) + r")\b")
+_REWRITE = _Lazy(r"\b(?:" + "|".join(re.escape(words) for words in REWRITES) + r")\b")
 # Words between "camera" and its verb that say nothing about the move: "the camera then moves left".
-_CAMERA_FILLER = re.compile(
+_CAMERA_FILLER = _Lazy(
     r"\bcamera\s+(?:(?:then|now|also|just|will|would|should|must|again|finally|first|eventually"
     r"|(?:starts?|begins?)\s+to)\s+)+"
 )
@@ -124,16 +150,16 @@ _TRACKING_SHOT = r"\b(?:tracking|trucking|dolly)\s+shots?\s+"
 @dataclass(frozen=True)
 class Phrase:
     move: str  # "pan", "tilt", "truck", "crane", "orbit", "roll": the seed picks the side (camera.py)
-    pattern: re.Pattern[str]
+    pattern: _Lazy
     directed: bool = True  # False: the verb alone ("a slow pan"); any directed phrase wins over it
 
 
 def _phrase(move: str, regex: str) -> Phrase:
-    return Phrase(move, re.compile(regex))
+    return Phrase(move, _Lazy(regex))
 
 
 def _verb_alone(move: str, regex: str) -> Phrase:
-    return Phrase(move, re.compile(regex), directed=False)
+    return Phrase(move, _Lazy(regex), directed=False)
 
 
 # Within a category the first directed phrase in the prompt wins (phrases at the same position are
@@ -247,7 +273,7 @@ _NOT_MOVE = (
     r"|(?:don't|doesn't|didn't|won't|never)\s+moves?\b"
 )
 # A camera that does not move: these phrases win over every move in the prompt.
-STATIC_PHRASES = re.compile(
+STATIC_PHRASES = _Lazy(
     r"\bstatic\s+(?:camera|shot|frame|view|angle)\b|\block(?:ed)?\s?off\b"
     r"|\bstill\s+(?:camera|shot|frame)\b|\bfixed\s+(?:camera|shot|frame|angle|view)\b"
     r"|\b(?:stationary|motionless)\s+camera\b"
@@ -263,7 +289,7 @@ STATIC_PHRASES = re.compile(
 # static"), or "no movement", "doesn't move" said of anything ("the dog doesn't move"). These stop
 # the camera only when no move is named, since they also describe scenes ("static electricity",
 # "still water", "no movement in the water, pan right").
-STATIC_WORD = re.compile(
+STATIC_WORD = _Lazy(
     r"(?:^|[,.;:!]\s*)(?:static|still|fixed|stationary|motionless)\s*(?:[,.;:!]|$)"
     r"|\bno\s+(?:movement|motion|moves?)\b(?!\s+blur)|\bwithout\s+(?:any\s+)?(?:movement|motion)\b"
     r"|\b(?:" + _NOT_MOVE + ")"
@@ -271,13 +297,14 @@ STATIC_WORD = re.compile(
 
 # "do not pan left", "no zoom", "without panning": the phrase right after is refused. Up to two words
 # may come between ("don't ever pan"), but not a conjunction, which starts a new request.
-_NEGATED = re.compile(
+_NEGATED = _Lazy(
     r"\b(?:don't|dont|do\s+not|doesn't|does\s+not|never|no|not|without|avoid)\s+"
     r"(?:(?!(?:and|but|then|or|just|only|instead)\b)[\w']+\s+){0,2}$"
 )
 
 
-def _refused(text: str, match: re.Match[str]) -> bool:
+def refused(text: str, match: re.Match[str]) -> bool:
+    """Whether `match` comes right after a refusal ("no", "don't", "without"...)."""
     return _NEGATED.search(text, 0, match.start()) is not None
 
 
@@ -304,35 +331,35 @@ _AFTER = (
 _AFTER += r"|forwards?|backwards?|closer|very|really|quite|so)"
 
 
-def _pace_words(words: str, adverbs: str) -> list[re.Pattern[str]]:
+def _pace_words(words: str, adverbs: str) -> list[_Lazy]:
     """Where pace words count, in one clause (commas end clauses): next to a camera word; as an adverb
     anywhere in a clause that has a camera word ("orbit the statue slowly"); as a clause of their own
     ("pan right, fast")."""
     return [
-        re.compile(
-            rf"\b{words}(?:\s+{_BEFORE})*\s+{_CAMERA_WORD}|\b{_CAMERA_WORD}(?:\s+{_AFTER})*\s+{words}\b"
-        ),
-        re.compile(rf"\b{adverbs}\b[^,.;:!?]*\b{_CAMERA_WORD}|\b{_CAMERA_WORD}[^,.;:!?]*\b{adverbs}\b"),
-        re.compile(rf"(?:^|[,.;:!?]\s*)(?:(?:very|really|quite|so)\s+)?{words}\s*(?:[,.;:!?]|$)"),
+        _Lazy(rf"\b{words}(?:\s+{_BEFORE})*\s+{_CAMERA_WORD}|\b{_CAMERA_WORD}(?:\s+{_AFTER})*\s+{words}\b"),
+        _Lazy(rf"\b{adverbs}\b[^,.;:!?]*\b{_CAMERA_WORD}|\b{_CAMERA_WORD}[^,.;:!?]*\b{adverbs}\b"),
+        _Lazy(rf"(?:^|[,.;:!?]\s*)(?:(?:very|really|quite|so)\s+)?{words}\s*(?:[,.;:!?]|$)"),
     ]
 
 
 # "Ken Burns" names the default move (a push-in with a drift) at its classic, slow pace.
-SLOW_PACE = [*_pace_words(_SLOW, r"(?:slowly|gently|subtly|slightly)"), re.compile(r"\bken\s+burns\b")]
+KEN_BURNS = _Lazy(r"\bken\s+burns\b")
+SLOW_PACE = [*_pace_words(_SLOW, r"(?:slowly|gently|subtly|slightly)"), KEN_BURNS]
 FAST_PACE = _pace_words(_FAST, r"(?:quickly|rapidly|dramatically|swiftly)")
+_ANY_SLOW, _ANY_FAST = _Lazy(rf"\b{_SLOW}"), _Lazy(rf"\b{_FAST}")
 
 # "cut" alone is too common ("a cake being cut"); only editing phrases pick the match-move. The engine
 # has no instant cut: "hard cut" and "jump cut" get the match-move, the shortest transition (0.25 s).
-TRANSITION_WORDS: list[tuple[Transition, re.Pattern[str]]] = [
-    ("morph", re.compile(r"\bmorph(?:s|ed|ing)?\b|\bmetamorphos[ie]s\b")),
+TRANSITION_WORDS: list[tuple[Transition, _Lazy]] = [
+    ("morph", _Lazy(r"\bmorph(?:s|ed|ing)?\b|\bmetamorphos[ie]s\b")),
     (
         "crossfade",
-        re.compile(r"\bdissolv(?:e|es|ed|ing)\b|\bcross\s?fad(?:e|es|ed|ing)\b|\bfades?\s+(?:in)?to\b"),
+        _Lazy(r"\bdissolv(?:e|es|ed|ing)\b|\bcross\s?fad(?:e|es|ed|ing)\b|\bfades?\s+(?:in)?to\b"),
     ),
-    ("match_move", re.compile(r"\bmatch\s?(?:cut|move|moving)s?\b")),
+    ("match_move", _Lazy(r"\bmatch\s?(?:cut|move|moving)s?\b")),
     (
         "cut",
-        re.compile(r"\b(?:hard|jump|straight|instant|smash)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"),
+        _Lazy(r"\b(?:hard|jump|straight|instant|smash)\s+cuts?\b|\bcuts?\s+(?:to|between)\b"),
     ),
 ]
 
@@ -354,30 +381,34 @@ def find_moves(prompt: str) -> tuple[str, ...]:
     Precedence: a static phrase wins over every move; then the moves named and not refused; a prompt
     that only refuses moves ("don't zoom"), or names none but has a static word alone, is static."""
     text = normalise(prompt)
-    if any(not _refused(text, match) for match in STATIC_PHRASES.finditer(text)):
+    if any(not refused(text, match) for match in STATIC_PHRASES.finditer(text)):
         return ("static",)
     found = []
-    refused = False
+    any_refused = False
     for phrases in CATEGORIES.values():
         hits = []
         for order, phrase in enumerate(phrases):
             for match in phrase.pattern.finditer(text):
-                if _refused(text, match):
-                    refused = True
+                if refused(text, match):
+                    any_refused = True
                 else:
                     hits.append((not phrase.directed, match.start(), order, phrase.move))
                     break
         if hits:
             found.append(min(hits)[3])
-    if not found and (refused or STATIC_WORD.search(text)):
+    if not found and (any_refused or STATIC_WORD.search(text)):
         return ("static",)
     return tuple(found)
 
 
 def find_pace(prompt: str) -> Pace:
     text = normalise(prompt)
-    slow = any(pattern.search(text) for pattern in SLOW_PACE)
-    fast = any(pattern.search(text) for pattern in FAST_PACE)
+    # Every pace pattern needs one of its words at a word boundary: most prompts have none, and then
+    # the long patterns are never compiled.
+    slow = KEN_BURNS.search(text) is not None or (
+        _ANY_SLOW.search(text) is not None and any(pattern.search(text) for pattern in SLOW_PACE)
+    )
+    fast = _ANY_FAST.search(text) is not None and any(pattern.search(text) for pattern in FAST_PACE)
     if slow == fast:  # neither, or both: the words cancel out
         return "normal"
     return "slow" if slow else "fast"
@@ -390,6 +421,6 @@ def find_transition(prompt: str) -> Transition | None:
         (match.start(), name)
         for name, pattern in TRANSITION_WORDS
         for match in pattern.finditer(text)
-        if not _refused(text, match)
+        if not refused(text, match)
     ]
     return min(hits)[1] if hits else None

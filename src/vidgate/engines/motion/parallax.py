@@ -1,15 +1,10 @@
 """A 2.5D split of one photo: a feathered foreground mask and a background with the subject removed.
 
-No model and no download: GrabCut (in every OpenCV build) separates a subject from its surroundings
-by colour, started from a rectangle around the centre of the frame, where photographers put
-subjects. It runs once per image on a small copy of a fixed number of pixels (384x288 for a 4:3
-photo, 443x249 for 16:9, 665x166 for 4:1), so it costs about a third of a second whatever the
-resolution and the aspect ratio. When the result does not look like a subject (too small, too
-large, or just the starting rectangle back) the caller renders the picture flat: a plain move is
-better than a torn one.
-
-The background layer has the subject painted out (cv2.inpaint) so that when the foreground slides
-ahead, what shows behind it is a plausible continuation of the surroundings, not a copy of the subject.
+`split_layers(image)` gives `Layers`, or None when the split is not trustworthy (the caller then
+renders the picture flat: a plain move is better than a torn one). GrabCut, in every OpenCV build,
+finds the subject from a rectangle around the centre, on a copy of a fixed number of pixels; the
+hole it leaves is filled by mirroring the surroundings into it (`mirror_fill`). docs/motion.md
+("Parallax") gives the rules and their reasons.
 """
 
 from __future__ import annotations
@@ -44,7 +39,12 @@ MIN_EDGE_CONTRAST = 2.0
 OUTLINE_SMOOTHING = 1.0
 EDGE_GAIN = 2.5
 HOLE_MARGIN = 0.03
-INPAINT_RADIUS = 5  # px, at the segmentation size
+# A mirror fill is trusted when this share of the hole finds its mirrored pixel outside the hole.
+MIN_MIRRORED = 0.5
+# The subject's own colour is taken from pixels at least this opaque (pure_colour).
+SOLID_ALPHA = 0.98
+# Holes inside the subject smaller than this share of it are part of it (a stripe GrabCut took for sky).
+MAX_HOLE_SHARE = 0.15
 RNG_SEED = 0x5EED  # GrabCut seeds its colour models with k-means++, which draws from cv2's RNG
 # A picture whose strongest edges (99th percentile of the colour Sobel magnitude) are weaker than this
 # has no object outline at all; photos measure 150-500, a smooth sky gradient ~8.
@@ -61,6 +61,8 @@ class Layers:
     # Where alpha > 0: left, top, right, bottom in pixel edges. A side that reaches the image's edge
     # is unbounded (inf): the subject is cut by the photo there, and never leads across it (frames.py).
     bounds: tuple[float, float, float, float]
+    # The subject's colours, its soft edge unmixed (pure_colour); FittedImage.ready makes them the picture.
+    foreground: np.ndarray | None = None
 
 
 def subject_mask(image: np.ndarray) -> np.ndarray | None:
@@ -109,7 +111,7 @@ def subject_mask(image: np.ndarray) -> np.ndarray | None:
     if count < 2:
         return None
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    subject = (labels == largest).astype(np.uint8)
+    subject = fill_small_holes((labels == largest).astype(np.uint8))
     rect_bottom = rect[1] + rect[3]
     subject[rect_bottom:, subject[rect_bottom - 1] > 0] = 1
     area = int(subject.sum())
@@ -120,6 +122,20 @@ def subject_mask(image: np.ndarray) -> np.ndarray | None:
     if edge_contrast(gradient, subject) < MIN_EDGE_CONTRAST:
         return None
     return subject
+
+
+def fill_small_holes(subject: np.ndarray) -> np.ndarray:
+    """`subject` with the holes inside it filled, unless one is a sizeable share of it (a real gap,
+    as under an arch): left as holes, they would show the painted-out background through the subject."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - subject, connectivity=4)
+    height, width = subject.shape
+    filled = subject.copy()
+    for label in range(1, count):
+        left, top, w, h, area = stats[label]
+        touches_border = left == 0 or top == 0 or left + w == width or top + h == height
+        if not touches_border and area <= MAX_HOLE_SHARE * subject.sum():
+            filled[labels == label] = 1
+    return filled
 
 
 def colour_gradient(image: np.ndarray) -> np.ndarray:
@@ -153,16 +169,81 @@ def split_layers(image: np.ndarray) -> Layers | None:
     # Paint out a little more than the subject, so no sliver of it is left at its edge.
     margin = max(3, round(HOLE_MARGIN * short) * 2 + 1)
     hole = cv2.dilate(subject, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin)))
-    small = cv2.resize(image[..., :3], (small_w, small_h), interpolation=cv2.INTER_AREA)
-    filled = cv2.inpaint(small, hole * 255, INPAINT_RADIUS, cv2.INPAINT_TELEA)
-    if image.shape[2] == 4:
-        filled = cv2.cvtColor(filled, cv2.COLOR_RGB2RGBA)
-    # The fill is soft by nature; bring it to full size and blend it in with a soft edge.
-    filled_full = cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC)
-    hole_soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)
-    hole_full = cv2.resize(hole_soft, (width, height), interpolation=cv2.INTER_LINEAR)
-    background = cv2.blendLinear(filled_full, image, hole_full, 1.0 - hole_full)
-    return Layers(background, alpha, float(subject.mean()), _bounds(alpha))
+    hole_full = cv2.resize(hole, (width, height), interpolation=cv2.INTER_NEAREST)
+    background = mirror_fill(image, hole_full)
+    if background is None:
+        return None  # too little around the subject to carry texture in from: a flat move, not a smear
+    return Layers(background, alpha, float(subject.mean()), _bounds(alpha), pure_colour(image, alpha))
+
+
+def mirror_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray | None:
+    """`image` with `hole` (uint8, 1 inside) filled with texture carried in from around it; None when
+    too little of the hole can be.
+
+    Each pixel of the hole takes the pixel mirrored across the hole's nearer edge in its row: the
+    surroundings continue into the hole with their own texture, grain and edges (a horizon runs on
+    behind a tower), at full resolution, and the fill meets them without a seam. A diffusion fill
+    (inpainting) carries only colour in, a smooth smear, which is what shows when the subject slides
+    away. Rows first because photos are mostly layered horizontally (sky, horizon, ground); where a
+    row has no room (the hole reaches the photo's side), the pixel mirrored across the nearest edge
+    point in any direction, and failing that the edge point itself."""
+    height, width = hole.shape
+    inside_y, inside_x = np.nonzero(hole)
+    if inside_y.size == 0:
+        return image.copy()
+    if inside_y.size == hole.size:
+        return None
+    columns = np.arange(width)
+    # For every pixel: the nearest column outside the hole at or before it, and at or after it.
+    before = np.maximum.accumulate(np.where(hole == 0, columns, -1), axis=1)
+    after = np.minimum.accumulate(np.where(hole == 0, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    left, right = before[inside_y, inside_x], after[inside_y, inside_x]
+    from_left, from_right = 2 * left + 1 - inside_x, 2 * right - 1 - inside_x
+
+    def usable(x: np.ndarray, y: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        ok = (edge >= 0) & (edge < width) & (x >= 0) & (x < width)
+        ok[ok] = hole[y[ok], x[ok]] == 0
+        return ok
+
+    left_ok, right_ok = usable(from_left, inside_y, left), usable(from_right, inside_y, right)
+    nearer_left = (inside_x - left) <= (right - inside_x)
+    take_left = left_ok & (nearer_left | ~right_ok)
+    source_x = np.where(take_left, from_left, from_right)
+    source_y = inside_y.copy()
+    rowless = ~(left_ok | right_ok)
+    if rowless.any():
+        _, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        outside_y, outside_x = np.nonzero(hole == 0)  # the labels number these in raster order
+        y, x = inside_y[rowless], inside_x[rowless]
+        nearest = labels[y, x] - 1
+        near_y, near_x = outside_y[nearest], outside_x[nearest]
+        mirror_y, mirror_x = 2 * near_y - y, 2 * near_x - x
+        ok = (mirror_y >= 0) & (mirror_y < height) & (mirror_x >= 0) & (mirror_x < width)
+        ok[ok] = hole[mirror_y[ok], mirror_x[ok]] == 0
+        source_y[rowless] = np.where(ok, mirror_y, near_y)
+        source_x[rowless] = np.where(ok, mirror_x, near_x)
+        if (~ok).sum() > (1.0 - MIN_MIRRORED) * inside_y.size:
+            return None  # most of the hole would be a streak of its edge pixels
+    filled = image.copy()
+    filled[inside_y, inside_x] = image[source_y, source_x]
+    return filled
+
+
+def pure_colour(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The subject's colours, its soft edge given the colour of the nearest solid subject pixel.
+
+    A photo's edge pixels mix the subject with what was behind it; moved over another part of the
+    background, that mix would draw a halo of the old surroundings around the subject."""
+    solid = (alpha >= SOLID_ALPHA).astype(np.uint8)
+    edge_y, edge_x = np.nonzero((alpha > 0.0) & (alpha < SOLID_ALPHA))
+    solid_y, solid_x = np.nonzero(solid)
+    if solid_y.size == 0 or edge_y.size == 0:
+        return image
+    _, labels = cv2.distanceTransformWithLabels(1 - solid, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    nearest = labels[edge_y, edge_x] - 1
+    colours = image.copy()
+    colours[edge_y, edge_x] = image[solid_y[nearest], solid_x[nearest]]
+    return colours
 
 
 def _bounds(alpha: np.ndarray) -> tuple[float, float, float, float]:

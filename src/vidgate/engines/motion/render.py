@@ -1,36 +1,15 @@
 """Geometry and resampling: fit an image under a camera path, and render the camera's view of it.
 
-Geometry is kept in float64 from the camera path to the warp matrix, so that motion is sub-pixel
-smooth: cv2's warps resolve positions to 1/32 px, and there is no integer rounding anywhere else.
-The view through the camera is a window of the output's aspect ratio inside the source image (turned
-for a roll, a trapezoid for an orbit); each image gets a base zoom chosen so that every corner of
-every view of the path stays inside the image, so no empty border can ever show.
-
-Pixels are YUV plus a spare fourth channel inside the engine. YUV (BT.709, limited range) because
-that is what x264 codes: each picture is converted once, not each frame (see media/colour.py); the
-parallax split still sees RGB, before the conversion. Four channels because OpenCV's bilinear warp
-has a vector path for 4 channels that is 2.5x faster than for 3 (1.9 ms against 4.9 ms per 720p
-frame, one core); the fourth is the picture's alpha (opaque), and costs nothing downstream: the
-encoder reads Y, U and V and skips it.
-
-Resampling follows each frame's effective scale and the quality preset. Measured per 720p frame on
-one core: bilinear 1.9 ms, bicubic 17 ms, Lanczos 90 ms; an x264 `faster` frame costs ~24 ms. So:
-- enlarging (the view shows fewer source pixels than it has): bilinear for fast and balanced,
-  bicubic for best. Lanczos is not used: next to bicubic it is invisible at these scales, and 5x dearer.
-- shrinking: a plain warp would alias (detail shimmers through a zoom-out). `balanced` keeps a
-  half-octave pyramid of the source (each level shrunk once with INTER_AREA) and blends the warps of
-  the two levels around the frame's scale, weighted by where it falls between them (trilinear
-  filtering): smooth in time, ~2 warps per frame. `best` warps at the source's own scale and
-  averages down with INTER_AREA (exact, ~12 ms more per frame). `fast` warps directly.
-The paths meet at scale 1, so a zoom passing through it shows no step in sharpness. A source much
-larger than needed is shrunk once, not every frame.
+`fit_image` places the path so that no view ever leaves the image; `render_view` draws one frame
+(the subject over its painted-out background when the move has parallax). Pictures are YUVA inside
+the engine. docs/motion.md ("Geometry and resampling") gives the reasons and the measurements.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -100,9 +79,14 @@ class FittedImage:
 
         `layers` are split from this image's RGBA pixels (parallax works on colour as seen)."""
         base = self.levels[0]
+        pixels = base.pixels
         if layers is not None:
-            layers = Layers(rgb_to_yuv(layers.background), layers.alpha, layers.coverage, layers.bounds)
-        picture = Picture(rgb_to_yuv(base.pixels), base.scale_x, base.scale_y, layers)
+            # With layers every frame draws the subject over the background, so the picture itself
+            # is only ever seen as the subject: it takes the subject's unmixed colours (no second copy).
+            if layers.foreground is not None:
+                pixels = layers.foreground
+            layers = replace(layers, background=rgb_to_yuv(layers.background), foreground=None)
+        picture = Picture(rgb_to_yuv(pixels), base.scale_x, base.scale_y, layers)
         return FittedImage(self.window_w, self.window_h, self.centre_x, self.centre_y, [picture])
 
 

@@ -126,6 +126,10 @@ class MorphFlow:
     forward: tuple[np.ndarray, np.ndarray]  # outgoing(p) ~ incoming(p + forward(p))
     backward: tuple[np.ndarray, np.ndarray]  # incoming(p) ~ outgoing(p + backward(p))
     grid: tuple[np.ndarray, np.ndarray]  # pixel coordinates: the identity map
+    # How well the flow matches the views: the correlation of the outgoing view's luma with the
+    # incoming one's carried along the flow, -1..1. Two photos of one scene match (0.9+); two
+    # different photos do not (below 0.5), and morphed they read as a double exposure.
+    match: float = 1.0
 
 
 def morph_flow(outgoing: np.ndarray, incoming: np.ndarray) -> MorphFlow:
@@ -143,16 +147,38 @@ def morph_flow(outgoing: np.ndarray, incoming: np.ndarray) -> MorphFlow:
     flow.setUseSpatialPropagation(False)
     long_side = max(small_size)
 
-    def dense(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def small_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         raw = flow.calc(first, second, np.zeros((*first.shape, 2), np.float32))  # no initial flow used
         smooth = cv2.GaussianBlur(raw, (0, 0), FLOW_SMOOTHING * long_side)
         length = np.sqrt((smooth**2).sum(axis=2, keepdims=True))
         smooth *= np.minimum(1.0, MAX_FLOW * long_side / np.maximum(length, 1e-6))
-        full = cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
-        return full[..., 0] * (width / small_size[0]), full[..., 1] * (height / small_size[1])
+        return smooth
 
+    def full(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        grown = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        return grown[..., 0] * (width / small_size[0]), grown[..., 1] * (height / small_size[1])
+
+    forward = small_flow(a, b)
+    small_x, small_y = np.meshgrid(
+        np.arange(small_size[0], dtype=np.float32), np.arange(small_size[1], dtype=np.float32)
+    )
+    carried = cv2.remap(
+        b,
+        small_x + forward[..., 0],
+        small_y + forward[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return MorphFlow(dense(a, b), dense(b, a), (grid_x, grid_y))
+    return MorphFlow(full(forward), full(small_flow(b, a)), (grid_x, grid_y), correlation(a, carried))
+
+
+def correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Pearson correlation of two images' pixels; 0 when either is flat."""
+    x, y = first.astype(np.float64).ravel(), second.astype(np.float64).ravel()
+    x, y = x - x.mean(), y - y.mean()
+    norm = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / norm) if norm > 0.0 else 0.0
 
 
 def morph_frame(
