@@ -355,3 +355,27 @@ def test_the_ends_of_the_port_range_are_served(
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.update(options))
     code, _, err = run("serve", "--port", port, "--workers", "0")
     assert (code, served.get("port")) == (0, int(port)), err
+
+
+def test_an_engine_that_cannot_run_stops_serve_and_worker_at_start(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDGATE_ENGINES", "motion,vidu")
+    monkeypatch.delenv("VIDGATE_VIDU_API_KEY", raising=False)
+    for command in (["worker"], ["worker", "--engines", "vidu"], ["serve", "--workers", "0"]):
+        code, _out, err = run(*command)
+        assert code == 2 and err.count("\n") == 1 and "VIDGATE_VIDU_API_KEY is required" in err, command
+    monkeypatch.setenv("VIDGATE_ENGINES", "motion,nonesuch")
+    code, _out, err = run("worker")
+    assert code == 2 and "unknown engine 'nonesuch'" in err and "known: motion, vidu, diffusers" in err
+    monkeypatch.setenv("VIDGATE_ENGINES", "motion")
+    code, _out, err = run("worker", "--engines", "vidu")
+    assert code == 2 and "worker_engines vidu not among engines (motion)" in err
+
+
+def test_keys_can_be_pinned_to_an_enabled_engine(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDGATE_ENGINES", "motion,vidu")
+    code, _key, _ = run("keys", "create", "--name", "gateway", "--engine", "vidu")
+    assert code == 0 and "engine=vidu" in run("keys", "list")[1]
+    code, _out, err = run("keys", "create", "--name", "gpu", "--engine", "diffusers")
+    assert code == 2 and "--engine 'diffusers' is not enabled (motion, vidu)" in err
