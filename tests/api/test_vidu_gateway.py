@@ -93,6 +93,30 @@ def test_a_vidu_task_runs_upstream_once_and_is_served_as_our_own_video(
     assert "voice_id_used" not in document["extra"], "the provider made the sound: vidgate's is not added"
 
 
+@pytest.mark.s3
+def test_inputs_in_a_bucket_reach_the_provider_as_presigned_urls(
+    tmp_path: Path, fake: FakeVidu, s3_settings: Settings
+) -> None:
+    vidu = vidu_settings(tmp_path, fake, engines=["motion", "vidu"])
+    settings = s3_settings.model_copy(update={name: getattr(vidu, name) for name in vidu.model_fields_set})
+    services = build_services(settings)
+    _record, key = services.store.keys.create("alice")
+    with TestClient(create_app(settings, services)) as client:
+        api = Api(client, services, key, {"Authorization": f"Bearer {key}"})
+        task_id = submit(api, extra={"engine": "vidu"})
+        worker = Worker(settings, services.store, services.objects, engines=["vidu"])
+        try:
+            assert worker.run_once()
+        finally:
+            worker.close()
+        assert api.result(task_id).json()["task"]["status"] == "TASK_STATUS_SUCCEED"
+    (create,) = fake.creates
+    (sent,) = create.body["images"]
+    assert sent.startswith(settings.s3_endpoint_url) and "Signature" in sent, (
+        "a presigned URL, not the pixels"
+    )
+
+
 def test_a_motion_worker_leaves_vidu_tasks_to_vidu_workers(gateway: Api, fake: FakeVidu) -> None:
     vidu_task = submit(gateway, extra={"engine": "vidu"})
     motion_task = submit(gateway, duration=1)
