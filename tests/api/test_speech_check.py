@@ -34,6 +34,7 @@ def pool_of(api: Api, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyp
         pool.close()
 
 
+@pytest.mark.slow  # starts check processes (numpy, scipy: a second or two)
 def test_the_check_runs_in_another_process(api: Api, pool_of) -> None:  # type: ignore[no-untyped-def]
     pool_of(refuse_naming_the_process)
     response = api.submit(body('He says "hello"'))
@@ -42,6 +43,7 @@ def test_the_check_runs_in_another_process(api: Api, pool_of) -> None:  # type: 
     assert checker != os.getpid()
 
 
+@pytest.mark.slow  # starts check processes (numpy, scipy: a second or two)
 def test_a_crashed_check_is_a_500_and_the_next_submit_is_checked_afresh(api: Api, pool_of) -> None:  # type: ignore[no-untyped-def]
     pool_of(answer_or_die)
     crashed = api.submit(body('She says "die"'))
@@ -54,6 +56,7 @@ def test_a_crashed_check_is_a_500_and_the_next_submit_is_checked_afresh(api: Api
     assert api.submit(body('She says "hi"')).status_code == 200
 
 
+@pytest.mark.slow  # starts check processes (numpy, scipy: a second or two)
 def test_an_installation_fault_is_a_500_naming_it(api: Api, pool_of) -> None:  # type: ignore[no-untyped-def]
     pool_of(broken_installation)
     response = api.submit(body('She says "hi"'))

@@ -4,26 +4,27 @@ eSpeak NG is not thread-safe, so a process runs one utterance at a time under a 
 threads that lock serialised every submit with audio. A pool of `VIDGATE_SPEECH_CHECK_PROCESSES`
 processes checks that many submits at once, keeps numpy, scipy and the GPL library out of the API
 process, and contains eSpeak's faults: it can end its process (exit 1 on corrupt data), which here
-costs one pool, replaced for the next request, and answers this one with a 500, not the API's death.
-
-The processes are started on first use (spawned, not forked: the API process has threads) and kept;
-one pool per API process, shared by its apps.
+costs that process, replaced for the next request, and answers this one with a 500, not the API's
+death. The processes start together on first use and are kept; one pool per API process, shared by
+its apps.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 from vidgate.errors import CreateTaskFailed, InvalidRequestBody
 
 log = logging.getLogger("vidgate.api")
+STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -89,53 +90,95 @@ def answer(question: SpeechQuestion) -> SpeechAnswer:
     return SpeechAnswer()
 
 
+def serve(connection: Connection, run: Callable[[SpeechQuestion], SpeechAnswer]) -> None:
+    """A check process: answer questions until the API's end of the pipe closes."""
+    import vidgate.media.audio.soundtrack  # noqa: F401  # the second of imports, before any question
+
+    while True:
+        try:
+            question = connection.recv()
+        except EOFError:  # the API process closed the pipe, or ended
+            return
+        try:
+            verdict = run(question)
+        except Exception as exc:  # a fault of the check, reported as such; the process goes on
+            verdict = SpeechAnswer(fault=f"{type(exc).__name__}: {exc}")
+        connection.send(verdict)
+
+
+class _Checker:
+    """One spawned process (not forked: the API process has threads) answering over a pipe. The
+    asking thread talks to it directly: no feeder or result threads to wake on a busy machine."""
+
+    def __init__(self, run: Callable[[SpeechQuestion], SpeechAnswer]) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.connection, theirs = spawn.Pipe()
+        self.process = spawn.Process(target=serve, args=(theirs, run), name="vidgate-speech-check")
+        self.process.start()
+        theirs.close()
+
+    def ask(self, question: SpeechQuestion) -> SpeechAnswer:
+        """Raises EOFError or OSError when the process has died."""
+        self.connection.send(question)
+        answer: SpeechAnswer = self.connection.recv()
+        return answer
+
+    def stop(self) -> None:
+        self.connection.close()  # it returns on EOF
+        self.process.join(STOP_WAIT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
 @dataclass
 class SpeechCheckPool:
     processes: int
-    # What each pool process runs: `answer`; tests give one that crashes as eSpeak can.
+    # What each process runs: `answer`; tests give one that crashes as eSpeak can.
     run: Callable[[SpeechQuestion], SpeechAnswer] = answer
-    _pool: ProcessPoolExecutor | None = field(default=None, init=False)
+    _idle: queue.SimpleQueue[_Checker] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def check(self, question: SpeechQuestion) -> None:
         """Raise `InvalidRequestBody` for speech that would fail the task, `CreateTaskFailed` when
-        the check itself could not run. Blocks the calling thread only, while a process works."""
-        pool = self._running()
+        the check itself could not run. Blocks the calling thread only: first until a process is
+        free (at most `processes` checks run at once), then while it works."""
+        idle = self._started()
+        checker = idle.get()
         try:
-            verdict = pool.submit(self.run, question).result()
-        except BrokenProcessPool:
-            self._replace(pool)
-            log.error("the speech check's process died (eSpeak NG ended it); its pool is replaced")
+            verdict = checker.ask(question)
+        except (EOFError, OSError):
+            checker.stop()
+            idle.put(_Checker(self.run))  # its replacement starts now, for the next request
+            log.error("a speech check process died (eSpeak NG ended it?); a new one starts")
             raise CreateTaskFailed(
                 "The speech check stopped unexpectedly (eSpeak NG ended its process); "
                 "the server log has the details.",
                 {"field": "prompt"},
             ) from None
+        idle.put(checker)
         if verdict.fault is not None:
             log.error("speech check: %s", verdict.fault)
             raise CreateTaskFailed(f"Speech could not be checked: {verdict.fault}.", {"field": "prompt"})
         if verdict.refusal is not None:
             raise InvalidRequestBody(*verdict.refusal)
 
-    def _running(self) -> ProcessPoolExecutor:
+    def _started(self) -> queue.SimpleQueue[_Checker]:
+        """All processes start together on first use, so a burst of checks waits on no start
+        (a second or more) in the middle of a run."""
         with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn")
-                )
-            return self._pool
-
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is broken:  # several requests may see the same broken pool
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
+            if self._idle is None:
+                self._idle = queue.SimpleQueue()
+                for _ in range(self.processes):
+                    self._idle.put(_Checker(self.run))
+            return self._idle
 
     def close(self) -> None:
+        """Stop the idle processes (a busy one stops when its pipe closes with this process)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            idle, self._idle = self._idle, None
+        while idle is not None and not idle.empty():
+            idle.get().stop()
 
 
 _SHARED: dict[int, SpeechCheckPool] = {}
@@ -145,4 +188,13 @@ _SHARED_LOCK = threading.Lock()
 def shared_pool(processes: int) -> SpeechCheckPool:
     """The process's pool of that size: every app in one process (tests build many) shares it."""
     with _SHARED_LOCK:
+        if not _SHARED:
+            # Before multiprocessing's own exit handler (atexit runs the last registered first),
+            # which would otherwise wait for processes still waiting on their pipes.
+            atexit.register(_close_shared)
         return _SHARED.setdefault(processes, SpeechCheckPool(processes))
+
+
+def _close_shared() -> None:
+    for pool in _SHARED.values():
+        pool.close()
