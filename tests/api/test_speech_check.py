@@ -9,7 +9,7 @@ import pytest
 
 from support.api import Api
 from support.media import data_uri, make_image
-from support.speech import answer_or_die, broken_installation, refuse_naming_the_process
+from support.speech import answer_or_die, broken_installation, fail_unexpectedly, refuse_naming_the_process
 from vidgate.api.speech_check import SpeechCheckPool, SpeechQuestion, answer
 
 TOO_LONG = 'She says "' + "this sentence is much too long for one second of video " * 3 + '"'
@@ -62,6 +62,15 @@ def test_an_installation_fault_is_a_500_naming_it(api: Api, pool_of) -> None:  #
     response = api.submit(body('She says "hi"'))
     assert response.status_code == 500 and response.json()["reason"] == "CREATE_TASK_FAILED"
     assert "lacks phontab" in response.json()["message"]
+
+
+@pytest.mark.slow  # starts check processes (numpy, scipy: a second or two)
+def test_an_error_inside_the_check_is_a_500_and_its_process_goes_on(api: Api, pool_of) -> None:  # type: ignore[no-untyped-def]
+    pool_of(fail_unexpectedly)
+    for _ in range(2):  # the same process answers again
+        response = api.submit(body('She says "hi"'))
+        assert response.status_code == 500 and response.json()["reason"] == "CREATE_TASK_FAILED"
+        assert "RuntimeError: a bug in the check" in response.json()["message"]
 
 
 def test_missing_espeak_data_is_a_fault_not_a_refusal(

@@ -20,3 +20,7 @@ def refuse_naming_the_process(question: SpeechQuestion) -> SpeechAnswer:
 
 def broken_installation(question: SpeechQuestion) -> SpeechAnswer:
     return SpeechAnswer(fault="eSpeak NG's data at /nowhere lacks phontab")
+
+
+def fail_unexpectedly(question: SpeechQuestion) -> SpeechAnswer:
+    raise RuntimeError("a bug in the check")

@@ -15,6 +15,7 @@ import atexit
 import logging
 import multiprocessing
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,9 @@ def answer(question: SpeechQuestion) -> SpeechAnswer:
 
 def serve(connection: Connection, run: Callable[[SpeechQuestion], SpeechAnswer]) -> None:
     """A check process: answer questions until the API's end of the pipe closes."""
+    # Ctrl-C in a terminal reaches the whole process group: this process ends when the API does
+    # (its pipe closes), not with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import vidgate.media.audio.soundtrack  # noqa: F401  # the second of imports, before any question
 
     while True:
@@ -147,9 +151,11 @@ class SpeechCheckPool:
         checker = idle.get()
         try:
             verdict = checker.ask(question)
-        except (EOFError, OSError):
+        except BaseException as exc:  # its pipe is in an unknown state: replace it, whatever it was
             checker.stop()
-            idle.put(_Checker(self.run))  # its replacement starts now, for the next request
+            idle.put(_Checker(self.run))  # the replacement starts now, for the next request
+            if not isinstance(exc, (EOFError, OSError)):
+                raise
             log.error("a speech check process died (eSpeak NG ended it?); a new one starts")
             raise CreateTaskFailed(
                 "The speech check stopped unexpectedly (eSpeak NG ended its process); "
