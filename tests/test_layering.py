@@ -77,6 +77,23 @@ def test_the_worker_imports_nothing_from_the_api_package() -> None:
     assert leaks == [], "the worker reaches the API package:\n" + "\n".join(leaks)
 
 
+def test_settings_import_nothing_from_media() -> None:
+    """Every process reads settings; the voice ids it checks are data (`vidgate.voices_catalogue`),
+    so reading settings never pays for (or depends on) numpy, scipy or eSpeak."""
+    chains = import_chains(["vidgate.settings"])
+    assert "vidgate.voices_catalogue" in chains, "the scan follows the settings' imports"
+    leaks = [" -> ".join(chain) for name, chain in chains.items() if name.startswith("vidgate.media")]
+    assert leaks == [], "settings reach media code:\n" + "\n".join(leaks)
+    heavy = {
+        name
+        for module in chains
+        if (path := source_of(module)) is not None
+        for name in third_party_imports(path)
+        if name.split(".")[0] in ("numpy", "scipy", "espeakng_loader", "av", "torch")
+    }
+    assert heavy == set()
+
+
 def all_modules() -> list[Path]:
     return sorted(SRC.rglob("*.py"))
 

@@ -15,7 +15,7 @@ from support.servers import Receiver
 from vidgate import clock
 from vidgate.settings import new_webhook_secret
 from vidgate.store.outbox import SEND_LEASE_MS
-from vidgate.webhooks import RETRY_DELAYS_S, WebhookSender, sign
+from vidgate.webhooks import RETRY_DELAYS_S, WebhookSender, sign, signed_headers
 from vidgate.worker.runner import Worker
 
 
@@ -132,3 +132,14 @@ def test_signature_matches_the_reference_implementation() -> None:
     ours = sign(secret, "msg_1", 1_700_000_000, body)
     theirs = Webhook(secret).sign("msg_1", datetime.fromtimestamp(1_700_000_000, tz=UTC), body.decode())
     assert ours == theirs
+
+
+def test_headers_verify_over_the_exact_bytes_of_a_non_ascii_body() -> None:
+    """The library signs text: the bytes sent must be the bytes signed, accents and emoji included."""
+    secret = new_webhook_secret()
+    body = '{"prompt": "café 😀 说话", "n": 1}'.encode()
+    headers = signed_headers(secret, "msg_2", body, now=clock.now())
+    assert Webhook(secret).verify(body, headers)["prompt"] == "café 😀 说话"
+    assert headers["content-type"] == "application/json" and headers["webhook-id"] == "msg_2"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body.replace(b"caf", b"cav"), headers)

@@ -21,10 +21,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from vidgate.media.audio.voices import BY_ID as VOICES_BY_ID
-from vidgate.media.audio.voices import DEFAULT_VOICE_ID
 from vidgate.tasks.limits import parse_rate
 from vidgate.tasks.offpeak import parse_window
+from vidgate.voices_catalogue import BY_ID as VOICES_BY_ID
+from vidgate.voices_catalogue import DEFAULT_VOICE_ID
 
 # The section of docs/configuration.md that lists a setting.
 STORAGE: JsonDict = {"section": "storage"}
@@ -428,6 +428,20 @@ class Settings(BaseSettings):
             "Spoken lines that do not fit the video may be spoken up to this many times faster than their "
             "voice's normal rate (1.0..2.0; 1.0 = never faster). Beyond it, submit answers 400 "
             "`INVALID_REQUEST_BODY` (`metadata.field` = `prompt`)."
+        ),
+        json_schema_extra=SOUND,
+    )
+    # Each process holds numpy, scipy and eSpeak (about 60 MB); they start on the first submit with audio.
+    speech_check_processes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description=(
+            "API processes only: how many processes beside each API process check at submit that a "
+            "request's speech fits its video (eSpeak NG speaks one line at a time per process). More "
+            "checks than this at once wait their turn. They start on the first submit with `audio`, and a "
+            "crash of one (eSpeak ends its process on corrupt data) answers that submit with a 500 and "
+            "starts fresh ones; the API process itself is unaffected."
         ),
         json_schema_extra=SOUND,
     )

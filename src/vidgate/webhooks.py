@@ -1,9 +1,10 @@
 """Webhooks: the task-result document POSTed to `extra.webhook.url` when a task ends.
 
-Signed per the Standard Webhooks spec (https://www.standardwebhooks.com): headers `webhook-id`
-(stable across retries, so receivers can de-duplicate), `webhook-timestamp` (unix seconds) and
-`webhook-signature` = `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, where the secret
-is `whsec_<base64 key>` (`vidgate webhook-secret` prints it).
+Signed per the Standard Webhooks spec (https://www.standardwebhooks.com), by its reference library
+(`standardwebhooks`): headers `webhook-id` (stable across retries, so receivers can de-duplicate),
+`webhook-timestamp` (unix seconds) and `webhook-signature` = `v1,<base64 HMAC-SHA256(secret,
+"{id}.{timestamp}.{body}")>`, where the secret is `whsec_<base64 key>` (`vidgate webhook-secret`
+prints it). The body is sent exactly as signed: the bytes of the task-result document.
 
 Delivery is durable: the task row is the outbox (`store/outbox.py`). Any worker process runs a
 sender thread that claims due deliveries with a compare-and-set (a lease, as for tasks), POSTs, and
@@ -14,14 +15,13 @@ another sender retries.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
 from vidgate import clock
 from vidgate.inputs.fetch import ImageFetcher
@@ -29,15 +29,15 @@ from vidgate.results import ResultDocuments
 from vidgate.store.sql import SqlTaskStore
 
 log = logging.getLogger("vidgate.webhooks")
-SECRET_PREFIX = "whsec_"
 RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600, 7200)
 TIMEOUT_S = 10.0
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    """`v1,<signature>` of `body`. The library signs text; our bodies are JSON, so UTF-8, and it
+    encodes the text back to these same bytes."""
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return Webhook(secret).sign(message_id, moment, body.decode("utf-8"))
 
 
 def signed_headers(secret: str, message_id: str, body: bytes, now: float | None = None) -> dict[str, str]:

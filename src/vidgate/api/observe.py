@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -18,42 +19,49 @@ from vidgate.api.deps import ON_A_TASK, Key, TaskIdQuery, services
 from vidgate.api.openapi import error_responses
 from vidgate.errors import UPSTREAM_CREATE_UNCERTAIN
 from vidgate.store.sql import SqlTaskStore
-from vidgate.tasks.model import TaskStatus
+from vidgate.tasks.model import Task, TaskStatus
 
 router = APIRouter()
 EVENT_POLL_S = 0.25
-KEEPALIVE_S = 15.0
 
 
-@router.get("/v3/async/task-events", response_class=StreamingResponse, responses=error_responses(*ON_A_TASK))
-async def task_events(request: Request, key: Key, task_id: TaskIdQuery) -> Response:
+def _followed_task(request: Request, key: Key, task_id: TaskIdQuery) -> Task:
+    """Read before the stream starts, so that an unknown id is a 404 with the envelope."""
+    return services(request).get(task_id, key.tenant_id)
+
+
+def event_id(task: Task) -> str:
+    """An event's id names the state it reports: a client that reconnects with it as `Last-Event-ID`
+    is not sent that state again, only what follows (and nothing for a final state it has)."""
+    return f"{task.status.value}.{task.progress}.{task.eta}"
+
+
+@router.get(
+    "/v3/async/task-events", response_class=EventSourceResponse, responses=error_responses(*ON_A_TASK)
+)
+async def task_events(
+    request: Request,
+    key: Key,
+    task_id: TaskIdQuery,
+    task: Annotated[Task, Depends(_followed_task)],
+    last_event_id: Annotated[str | None, Header(max_length=200)] = None,
+) -> AsyncIterator[ServerSentEvent]:
     """A `text/event-stream` of the task-result document: one `task` event whenever status,
-    progress or eta change, ending after the terminal one. Unknown ids are a 404 before streaming."""
+    progress or eta change, ending after the terminal one. Unknown ids are a 404 before streaming.
+    FastAPI's SSE writes the events and a `: ping` comment after 15 s of silence (proxies close
+    connections that stay silent), and stops this generator when the client goes away."""
     svc = services(request)
-    await run_in_threadpool(svc.get, task_id, key.tenant_id)
     base_url = str(request.base_url)
-
-    async def stream() -> AsyncIterator[str]:
-        last_state: tuple[object, ...] | None = None
-        last_sent = time.monotonic()
-        event_id = 0
-        while not await request.is_disconnected():
-            task = await run_in_threadpool(svc.get, task_id, key.tenant_id)
-            state = (task.status, task.progress, task.eta)
-            if state != last_state:
-                event_id += 1
-                document = await run_in_threadpool(svc.result_document, task, base_url)
-                yield f"id: {event_id}\nevent: task\ndata: {document.model_dump_json()}\n\n"
-                last_state, last_sent = state, time.monotonic()
-                if task.status.is_terminal:
-                    return
-            elif time.monotonic() - last_sent > KEEPALIVE_S:
-                yield ": keep-alive\n\n"  # proxies close connections that stay silent
-                last_sent = time.monotonic()
-            await asyncio.sleep(EVENT_POLL_S)
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    sent = last_event_id
+    while True:
+        if event_id(task) != sent:
+            document = await run_in_threadpool(svc.result_document, task, base_url)
+            sent = event_id(task)
+            yield ServerSentEvent(raw_data=document.model_dump_json(), event="task", id=sent)
+        if task.status.is_terminal:
+            return
+        await asyncio.sleep(EVENT_POLL_S)
+        task = await run_in_threadpool(svc.get, task_id, key.tenant_id)
 
 
 class TaskCollector(Collector):

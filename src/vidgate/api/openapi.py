@@ -58,6 +58,14 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return variants[0] | rest
 
 
+def _errors_are_json(response: dict[str, Any]) -> None:
+    """FastAPI files an operation's error responses under its own media type; a stream's errors
+    (task-events, refused before streaming) are the JSON envelope all the same."""
+    content = response.get("content", {})
+    if "application/json" not in content and content:
+        response["content"] = {"application/json": next(iter(content.values()))}
+
+
 def install_openapi(app: FastAPI, settings: Settings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -67,6 +75,9 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
             for operations in document["paths"].values():
                 for operation in operations.values():
                     operation["responses"].pop("422", None)
+                    for code, response in operation["responses"].items():
+                        if code >= "400":
+                            _errors_are_json(response)
                     for parameter in operation.get("parameters", []):
                         parameter["schema"] = _without_null(parameter["schema"])
             schemas = document["components"]["schemas"]

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidgate import engines
+from vidgate.api.speech_check import SpeechCheckPool, SpeechQuestion, shared_pool
 from vidgate.errors import ApiNotFound, InvalidRequestBody, TaskNotFound
 from vidgate.inputs.fetch import ImageFetcher, UrlRefused
 from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
-from vidgate.media.audio.voices import CATALOGUE
 from vidgate.results import ResultDocuments
 from vidgate.schemas import (
     EngineInfo,
@@ -29,6 +29,7 @@ from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import ApiKey, Task, TaskStatus
+from vidgate.voices_catalogue import CATALOGUE
 
 log = logging.getLogger("vidgate.api")
 UNSERVED_WARNING_S = 60.0
@@ -41,12 +42,15 @@ class Services:
     objects: ObjectStore
     signing_secret: str
     fetcher: ImageFetcher = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+    speech_checks: SpeechCheckPool = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     results: ResultDocuments = field(init=False)
     _unserved_warned: dict[str, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.fetcher is None:
             self.fetcher = ImageFetcher(self.settings)
+        if self.speech_checks is None:
+            self.speech_checks = shared_pool(self.settings.speech_check_processes)
         self.results = ResultDocuments(self.settings, self.store, self.signing_secret)
 
     def submit(
@@ -121,36 +125,14 @@ class Services:
     def _check_speech(self, request: SubmitRequest) -> None:
         """Speech that cannot fit the video, or (strict mode) an unknown voice, is a 400 now rather
         than a failed task later, and so is text to speak when speech is off. The worker runs the same
-        deterministic code, so what passes here fits there."""
-        # Imported here: numpy, scipy and eSpeak are paid for by requests with audio only.
-        from vidgate.media.audio.mix import SpeechDoesNotFit
-        from vidgate.media.audio.soundtrack import SoundOptions, check_speech
-        from vidgate.media.audio.speech import SpeechDisabled
-        from vidgate.media.audio.voices import UnknownVoice
-
-        options = SoundOptions.from_settings(self.settings)
-        try:
-            check_speech(request.prompt, request.duration, len(request.images), request.voice_id, options)
-        except SpeechDisabled as exc:
-            raise InvalidRequestBody(
-                f"Field 'prompt': {exc}.", {"field": "prompt", "speech": "off"}
-            ) from None
-        except UnknownVoice as exc:
-            raise InvalidRequestBody(
-                f"Field 'voice_id': {exc.voice_id!r} is not a voice of this server; "
-                "GET /v3/voices lists the catalogue.",
-                {"field": "voice_id", "voices": "/v3/voices"},
-            ) from None
-        except SpeechDoesNotFit as exc:
-            raise InvalidRequestBody(
-                f"Field 'prompt': {exc}.",
-                {
-                    "field": "prompt",
-                    "speech_seconds": round(exc.needed_s, 2),
-                    "available_seconds": round(exc.available_s, 2),
-                    "max_speech_speed": exc.max_speed,
-                },
-            ) from None
+        deterministic code, so what passes here fits there. It runs in the speech-check pool's
+        processes (`api/speech_check.py`), never on this thread."""
+        s = self.settings
+        question = SpeechQuestion(
+            request.prompt, request.duration, len(request.images), request.voice_id,
+            s.default_voice, s.strict_voices, s.max_speech_speed, s.speech,
+        )  # fmt: skip
+        self.speech_checks.check(question)
 
     def _accept_image(self, ref: str, index: int) -> str:
         """Data URIs are checked and stored now (a bad one is a 400). URLs are checked now for what
