@@ -4,10 +4,6 @@ and afterwards every task has succeeded once, with one video each and nothing el
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +17,7 @@ import pytest
 from support.live import free_port
 from support.media import data_uri, make_image
 from support.private_postgres import PrivatePostgres, private_postgres
+from support.processes import run_vidgate, start_vidgate, stop_vidgate, vidgate_env, wait_until_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -37,56 +34,21 @@ def cluster() -> Iterator[PrivatePostgres]:
         yield running
 
 
-def _vidgate(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, "-m", "vidgate", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def _start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=env, stdout=out, stderr=out)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_a_database_outage_mid_run_loses_nothing(tmp_path: Path, cluster: PrivatePostgres) -> None:
     data_dir = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env |= {
-        "VIDGATE_DATA_DIR": str(data_dir),
-        "VIDGATE_DATABASE_URL": cluster.url,
-        "VIDGATE_SWEEP_INTERVAL": "1",
-        "VIDGATE_LEASE_SECONDS": "15",  # a task whose publish gave up is taken again soon after
-    }
-    key = _vidgate(env, "keys", "create", "--name", "outage")
+    # A short lease: a task whose publish gave up is taken again soon after.
+    env = vidgate_env(data_dir, cluster.url, sweep_interval="1", lease_seconds="15")
+    key = run_vidgate(env, "keys", "create", "--name", "outage")
     headers = {"Authorization": f"Bearer {key}"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     logs = {name: tmp_path / f"{name}.log" for name in ("api", "worker-1", "worker-2")}
-    processes = [_start(env, logs["api"], "serve", "--workers", "0", "--port", str(port))]
-    processes += [_start(env, logs[f"worker-{i}"], "worker") for i in (1, 2)]
+    processes = [start_vidgate(env, logs["api"], "serve", "--workers", "0", "--port", str(port))]
+    processes += [start_vidgate(env, logs[f"worker-{i}"], "worker") for i in (1, 2)]
     image = data_uri(make_image(64, 48))
     body = {"images": [image], "prompt": "zoom in", "duration": 1, "resolution": "540p"}
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(base):
-            assert processes[0].poll() is None and time.monotonic() < deadline, logs["api"].read_text()
-            time.sleep(0.1)
+        wait_until_healthy(base, processes[0], logs["api"])
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http, ThreadPoolExecutor(10) as pool:
 
             def submit(i: int) -> str:
@@ -129,7 +91,7 @@ def test_a_database_outage_mid_run_loses_nothing(tmp_path: Path, cluster: Privat
             assert submit(7) == task_ids[7]
     finally:
         for process in processes:
-            _stop(process)
+            stop_vidgate(process)
 
     assert {d["task"]["status"] for d in documents.values()} == {SUCCEED}, [
         d["task"]["reason"] for d in documents.values() if d["task"]["status"] != SUCCEED
