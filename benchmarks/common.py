@@ -51,8 +51,9 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def running_server(workers: int) -> Iterator[RunningServer]:
-    """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end."""
+def running_server(workers: int, *serve_options: str) -> Iterator[RunningServer]:
+    """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end;
+    `serve_options` are more options of `vidgate serve` (`--api-workers 2`)."""
     work = Path(tempfile.mkdtemp(prefix="vidgate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
     env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(free_port())}
@@ -62,7 +63,7 @@ def running_server(workers: int) -> Iterator[RunningServer]:
     headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
     base_url = f"http://127.0.0.1:{env['VIDGATE_PORT']}"
     server = subprocess.Popen(
-        [*VIDGATE, "serve", "--workers", str(workers)],
+        [*VIDGATE, "serve", "--workers", str(workers), *serve_options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
