@@ -90,8 +90,8 @@ class Heartbeat:
                     renew_at = time.monotonic() + beat
                 else:
                     state = self.store.attempt_state(self.task.id, self.task.attempt)
-            except Exception:  # a database blip: try again next time, the lease has slack for it
-                log.warning("heartbeat for %s failed", self.task.id, exc_info=True)
+            except Exception as exc:  # a database blip: try again next time, the lease has slack for it
+                log.warning("heartbeat for %s failed", self.task.id, exc_info=not is_unavailable(exc))
                 continue
             if not state.owned:
                 self.lost.set()
@@ -180,8 +180,8 @@ class Worker:
         while True:
             try:
                 self.store.workers.announce(self.worker_id, list(self.engines))
-            except Exception:  # a database blip: the next announcement comes soon enough
-                log.warning("worker announcement failed", exc_info=True)
+            except Exception as exc:  # a database blip: the next announcement comes soon enough
+                log.warning("worker announcement failed", exc_info=not is_unavailable(exc))
             if stop.wait(ANNOUNCE_INTERVAL_S):
                 return
 
@@ -388,8 +388,8 @@ class Worker:
             percent = min(99, int(100 * (INPUTS_SHARE + (1 - INPUTS_SHARE) * fraction)))
             try:
                 owned = self.store.set_progress(task.id, task.attempt, percent, eta)
-            except Exception:  # a database blip must not abort the render; the next report retries
-                log.warning("progress of %s not recorded", task.id, exc_info=True)
+            except Exception as exc:  # a database blip must not abort the render; the next report retries
+                log.warning("progress of %s not recorded", task.id, exc_info=not is_unavailable(exc))
                 return
             if not owned:
                 heartbeat.lost.set()
