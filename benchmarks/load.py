@@ -81,7 +81,9 @@ async def _clients(base: str, headers: dict[str, str], clients: int, seconds: fl
     body = {"images": ["data:image/png;base64," + base64.b64encode(png(photo_pixels(128, 72))).decode()]}
     body |= {"prompt": "slow zoom in", "duration": 1, "resolution": "540p"}
     samples = Samples()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: at the same 5 s (httpx's
+    # default) a request can go out on a connection the server is closing, and fail.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
         begun = time.perf_counter()
         end = begun + seconds
