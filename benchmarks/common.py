@@ -51,12 +51,14 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def running_server(workers: int, *serve_options: str) -> Iterator[RunningServer]:
+def running_server(workers: int, *serve_options: str, database_url: str = "") -> Iterator[RunningServer]:
     """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end;
-    `serve_options` are more options of `vidgate serve` (`--api-workers 2`)."""
+    `serve_options` are more options of `vidgate serve` (`--api-workers 2`), `database_url` a
+    database other than the data folder's SQLite file."""
     work = Path(tempfile.mkdtemp(prefix="vidgate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
     env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(free_port())}
+    env |= {"VIDGATE_DATABASE_URL": database_url} if database_url else {}
     created = subprocess.run(
         [*VIDGATE, "keys", "create", "--name", "bench"], env=env, capture_output=True, text=True
     )

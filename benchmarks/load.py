@@ -187,14 +187,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--api-workers", default="1,2", help="API process counts to measure, comma-separated")
+    parser.add_argument("--database-url", default="", help="e.g. a PostgreSQL of the benchmark's own")
     options = parser.parse_args()
-    print(f"{options.clients} clients, {options.seconds:.0f} s per run, {os.cpu_count()} CPUs")
+    database = "PostgreSQL" if options.database_url.startswith("postgres") else "SQLite"
+    print(f"{options.clients} clients, {options.seconds:.0f} s per run, {os.cpu_count()} CPUs, {database}")
     print("| server | requests | errors | requests/s | submit p50 / p99 (ms) | task-result p50 / p99 (ms) |")
     print("|---|---|---|---|---|---|")
     for processes in [int(n) for n in options.api_workers.split(",")]:
         with bare_server(processes) as base:
             bare_rps = report(f"bare FastAPI x{processes}", *load(base, {}, options.clients, options.seconds))
-        with running_server(0, "--api-workers", str(processes)) as server:
+        serve_options = ("--api-workers", str(processes))
+        with running_server(0, *serve_options, database_url=options.database_url) as server:
             _wait_healthy(server.base_url)
             samples, wall = load(server.base_url, server.headers, options.clients, options.seconds)
             rps = report(f"vidgate --api-workers {processes}", samples, wall)
