@@ -4,8 +4,8 @@ Idempotency-Key on the other process and gets the one task its key names, never 
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from support.live import free_port
 from support.media import data_uri, make_image
+from support.private_postgres import private_postgres
 from support.processes import run_vidgate, start_vidgate, stop_vidgate, vidgate_env, wait_until_healthy
 
 pytestmark = pytest.mark.slow
@@ -23,12 +25,20 @@ pytestmark = pytest.mark.slow
 SUBMIT = "/v3/async/vidu-q2-pro-img2video"
 RESULT = "/v3/async/task-result"
 CLIENTS = 8
-MOST_SUBMITS = 40  # bounded: every task is rendered before the test ends
+MOST_SUBMITS = 32  # bounded: every task is rendered before the test ends
 
 
-def test_kill_9_of_an_api_process_loses_no_answered_submit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_of_an_api_process_loses_no_answered_submit(tmp_path: Path, backend: str) -> None:
+    with contextlib.ExitStack() as cleanup:
+        database_url = cleanup.enter_context(private_postgres()).url if backend == "postgres" else ""
+        stored = _kill_one_of_two(tmp_path, database_url)
+    assert stored["stored"] == stored["expected"], "one task per Idempotency-Key, none nobody asked for"
+
+
+def _kill_one_of_two(tmp_path: Path, database_url: str) -> dict[str, dict[str, str]]:
     data_dir = tmp_path / "var"
-    env = vidgate_env(data_dir)
+    env = vidgate_env(data_dir, database_url)
     key = run_vidgate(env, "keys", "create", "--name", "kill")
     headers = {"Authorization": f"Bearer {key}"}
     ports = [free_port(), free_port()]
@@ -104,6 +114,8 @@ def test_kill_9_of_an_api_process_loses_no_answered_submit(tmp_path: Path) -> No
         stop_vidgate(victim)
         stop_vidgate(survivor)
 
-    with sqlite3.connect(data_dir / "vidgate.db") as db:
-        stored = dict(db.execute("SELECT idempotency_key, id FROM tasks").fetchall())
-    assert stored == expected, "one task per Idempotency-Key, and no task nobody asked for"
+    engine = create_engine(database_url or f"sqlite:///{data_dir / 'vidgate.db'}")
+    with engine.connect() as db:
+        stored = {row[0]: row[1] for row in db.execute(text("SELECT idempotency_key, id FROM tasks"))}
+    engine.dispose()
+    return {"stored": stored, "expected": expected}
