@@ -123,7 +123,7 @@ def serve(
         else:
             # Each API process builds its own app from the environment: hand it the options too.
             os.environ.update({f"VIDGATE_{k.upper()}": str(v) for k, v in options.items() if v is not None})
-            application.state.services.store.engine.dispose()  # no pooled connection crosses a fork
+            application.state.services.store.engine.dispose()  # this process serves no request
             uvicorn.run(
                 "vidgate.app:create_app",
                 factory=True,

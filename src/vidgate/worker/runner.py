@@ -204,14 +204,13 @@ class Worker:
             try:
                 worked = self.run_once()
             except Exception as exc:
-                if not is_unavailable(exc):
-                    log.exception("worker loop error")
-                elif not outage_wait:  # one line per outage, not a traceback per try
-                    log.warning("database unreachable (%s); retrying until it is back", type(exc).__name__)
                 if is_unavailable(exc):
+                    if not outage_wait:  # one line per outage, not a traceback per try
+                        log.warning("database unreachable (%s); retrying until back", type(exc).__name__)
                     outage_wait = min(OUTAGE_LONGEST_WAIT_S, max(OUTAGE_FIRST_WAIT_S, 2 * outage_wait))
                     stop.wait(outage_wait)
                     continue
+                log.exception("worker loop error")
                 worked = False
             if outage_wait:
                 log.info("database reachable again")
