@@ -51,13 +51,18 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def running_server(workers: int, settings: dict[str, str] | None = None) -> Iterator[RunningServer]:
+def running_server(
+    workers: int, *serve_options: str, database_url: str = "", settings: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
     """`vidgate serve` on a free port with a fresh data folder and key, stopped at the end;
-    `settings` are more VIDGATE_* variables (`{port}` in a value is the server's port)."""
+    `serve_options` are more options of `vidgate serve` (`--api-workers 2`), `database_url` a
+    database other than the data folder's SQLite file, `settings` more VIDGATE_* variables (`{port}`
+    in a value is the server's port)."""
     work = Path(tempfile.mkdtemp(prefix="vidgate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
     port = free_port()
     env |= {"VIDGATE_DATA_DIR": str(work / "var"), "VIDGATE_PORT": str(port)}
+    env |= {"VIDGATE_DATABASE_URL": database_url} if database_url else {}
     env |= {name: value.replace("{port}", str(port)) for name, value in (settings or {}).items()}
     created = subprocess.run(
         [*VIDGATE, "keys", "create", "--name", "bench"], env=env, capture_output=True, text=True
@@ -65,7 +70,7 @@ def running_server(workers: int, settings: dict[str, str] | None = None) -> Iter
     headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
     base_url = f"http://127.0.0.1:{env['VIDGATE_PORT']}"
     server = subprocess.Popen(
-        [*VIDGATE, "serve", "--workers", str(workers)],
+        [*VIDGATE, "serve", "--workers", str(workers), *serve_options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -96,6 +96,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Embedded worker processes (0 = API only).")] = None,
     dev: Annotated[bool, typer.Option(help="Create a local dev key if none, print a curl to try.")] = False,
+    api_workers: Annotated[
+        int | None, typer.Option(help="API processes on the one port (default VIDGATE_API_WORKERS, 1).")
+    ] = None,
 ) -> None:
     """Start the API server (and embedded workers)."""
     import uvicorn
@@ -103,16 +106,32 @@ def serve(
     from vidgate.app import create_app
     from vidgate.worker.process import EmbeddedWorkers
 
-    settings = _settings_or_exit({"host": host, "port": port, "workers": workers})
+    options = {"host": host, "port": port, "workers": workers, "api_workers": api_workers}
+    settings = _settings_or_exit(options)
     _engines_must_run(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Built here even for several API processes: the migrations, the kept secrets and the dev key
+    # happen once, before any API process starts.
     with _store_must_open():
         application = create_app(settings)
     if dev:
         _print_dev_instructions(settings, _ensure_dev_key(settings, application.state.services.store))
     embedded = EmbeddedWorkers(settings, settings.workers)
     try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+        if settings.api_workers == 1:
+            uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+        else:
+            # Each API process builds its own app from the environment: hand it the options too.
+            os.environ.update({f"VIDGATE_{k.upper()}": str(v) for k, v in options.items() if v is not None})
+            application.state.services.store.engine.dispose()  # this process serves no request
+            uvicorn.run(
+                "vidgate.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.api_workers,
+                log_level="info",
+            )
     finally:
         embedded.stop()
 

@@ -108,7 +108,18 @@ class RateLimitExceeded(VidgateError):
 
 
 class ServiceUnavailable(VidgateError):
+    """Something the API needs (the database) is out of reach for now; `retry_after`, when known,
+    says in how many seconds to try again."""
+
     status, reason = 503, "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        self.retry_after = max(1, retry_after) if retry_after is not None else None
+        super().__init__(message, {"retry_after": self.retry_after} if self.retry_after else {})
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
 
 class CreateTaskFailed(VidgateError):

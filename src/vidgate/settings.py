@@ -145,6 +145,17 @@ class Settings(BaseSettings):
         description=("TCP port of `vidgate serve` (1..65535; `--port` overrides)."),
         json_schema_extra=HTTP,
     )
+    api_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "API processes `vidgate serve` runs on its one port (1..64; `--api-workers` overrides): more "
+            "than one spreads requests over CPU cores. The embedded workers and the dev key are set up "
+            "once, not per API process."
+        ),
+        json_schema_extra=HTTP,
+    )
     cors_origins: str = Field(
         "",
         description=(

@@ -251,6 +251,26 @@ def test_readyz_head_is_503_too_when_the_database_is_unreachable(api: Api) -> No
     assert head.status_code == 503 and head.content == b""
 
 
+@pytest.mark.usefixtures("database_down")
+def test_submit_and_task_result_are_503_with_retry_after_while_the_database_is_down(
+    api: Api, good_image: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outage is no fault of the request: the envelope says retry, and when; no 500, no traceback."""
+    body = {"images": [good_image], "prompt": "zoom in", "duration": 1}
+    answers = [
+        api.client.post(SUBMIT, json=body, headers=api.headers),
+        api.client.get("/v3/async/task-result", params={"task_id": "any"}, headers=api.headers),
+        api.client.get("/readyz"),
+    ]
+    for response in answers:
+        envelope = assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+        assert response.headers["Retry-After"] == "5"
+        assert envelope["metadata"] == {"retry_after": 5}
+    logged = [record for record in caplog.records if record.name == "vidgate.api"]
+    assert logged and all(record.exc_info is None for record in logged), "one line each, no traceback"
+    assert "OperationalError" in logged[0].getMessage()
+
+
 def test_request_body_cap(api: Api) -> None:
     api_settings = api.services.settings
     response = api.client.post(

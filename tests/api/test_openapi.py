@@ -41,11 +41,13 @@ def test_no_operation_documents_a_422_and_every_error_is_the_envelope(document: 
 def test_each_operation_lists_the_codes_it_can_answer(document: dict[str, Any]) -> None:
     codes = {name: sorted(op["responses"]) for name, op in operations(document).items()}
     assert codes == {
-        "POST /v3/async/vidu-q2-pro-img2video": ["200", "400", "401", "403", "409", "413", "429", "500"],
-        "GET /v3/async/task-result": ["200", "400", "401", "403", "404", "500"],
-        "POST /v3/async/task-cancel": ["200", "400", "401", "403", "404", "500"],
-        "GET /v3/async/tasks": ["200", "400", "401", "403", "500"],
-        "GET /v3/async/task-events": ["200", "400", "401", "403", "404", "500"],
+        "POST /v3/async/vidu-q2-pro-img2video": (
+            ["200", "400", "401", "403", "409", "413", "429", "500", "503"]
+        ),
+        "GET /v3/async/task-result": ["200", "400", "401", "403", "404", "500", "503"],
+        "POST /v3/async/task-cancel": ["200", "400", "401", "403", "404", "500", "503"],
+        "GET /v3/async/tasks": ["200", "400", "401", "403", "500", "503"],
+        "GET /v3/async/task-events": ["200", "400", "401", "403", "404", "500", "503"],
         "GET /v3/voices": ["200", "500"],
         "GET /v3/engines": ["200", "500"],
     }

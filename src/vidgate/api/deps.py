@@ -12,7 +12,8 @@ from vidgate.api.service import Services
 from vidgate.tasks.model import ApiKey
 
 # The envelope's codes each kind of operation can answer with (documented per operation).
-KEYED = (400, 401, 403, 500)  # a request with a key: bad parameters, no key, a bad key, a fault
+# A request with a key: bad parameters, no key, a bad key, a fault, the database out of reach.
+KEYED = (400, 401, 403, 500, 503)
 ON_A_TASK = (*KEYED, 404)
 Key = Annotated[ApiKey, Depends(require_key)]
 # min_length: `?task_id=` is answered as a missing task_id is, not as an unknown one.

@@ -16,11 +16,20 @@ from vidgate.errors import (
     GetResultFailed,
     InvalidRequestBody,
     MethodNotAllowed,
+    ServiceUnavailable,
     VidgateError,
 )
 from vidgate.schemas import SUBMIT_PATH
+from vidgate.store.database import UNAVAILABLE_ERRORS, is_unavailable
 
 log = logging.getLogger("vidgate.api")
+# What a client is told to wait while the database is out of reach: a PostgreSQL restart or
+# fail-over takes seconds, and a client that retries sooner only adds load to the recovery.
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("The database is unreachable for now; please retry.", DATABASE_RETRY_AFTER_S)
 
 
 def envelope(error: VidgateError) -> JSONResponse:
@@ -110,9 +119,26 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405, as RFC 9110 requires
         return response
 
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # One line, no traceback: an outage is an operator's event, not a bug, and it repeats per request.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
+        return envelope(database_unavailable())
+
+    # Registered by class, these are answered inside the app; the catch-all below would answer too,
+    # but Starlette re-raises what reaches it, and the server would log a traceback per request.
+    for error_class in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error_class, _database_unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):  # a dropped connection SQLAlchemy reports as another DBAPI error
+            return await _database_unavailable(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if request.url.path == SUBMIT_PATH:
             return envelope(CreateTaskFailed("The task could not be created; please retry."))
         return envelope(GetResultFailed("The request failed on our side; please retry."))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

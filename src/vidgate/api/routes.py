@@ -13,8 +13,9 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from vidgate import clock
 from vidgate.api.deps import GET_AND_HEAD, KEYED, ON_A_TASK, Key, TaskIdQuery, services
+from vidgate.api.errors import database_unavailable
 from vidgate.api.openapi import error_responses
-from vidgate.errors import FileNotFound, InvalidSignature, ServiceUnavailable
+from vidgate.errors import FileNotFound, InvalidSignature
 from vidgate.schemas import (
     SUBMIT_PATH,
     EngineList,
@@ -150,7 +151,7 @@ def readyz(request: Request) -> dict[str, object]:
     try:
         live = svc.store.workers.live_by_engine()
     except Exception:
-        raise ServiceUnavailable("The database is unreachable.") from None
+        raise database_unavailable() from None
     workers = {name: live.get(name, 0) for name in svc.settings.enabled_engines()}
     unserved = [name for name, count in workers.items() if count == 0]
     return {"status": "ready", "workers": workers, "engines_without_workers": unserved}

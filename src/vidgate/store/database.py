@@ -7,9 +7,27 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, exc, text
 
 from vidgate.store.wakeup import CHANNEL
+
+# What SQLAlchemy raises when the database cannot be reached for now: the server down or restarting
+# (connection refused, "the database system is shutting down"), a connection cut mid-query, no
+# pooled connection free in time, SQLite's lock still held after its busy timeout. Each is worth a
+# retry later, not a fault of the request; the API answers 503 with Retry-After, a worker waits.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.DisconnectionError,
+    exc.TimeoutError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach for now (see UNAVAILABLE_ERRORS)."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, UNAVAILABLE_ERRORS)
 
 
 class Database:

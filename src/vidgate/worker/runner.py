@@ -31,6 +31,7 @@ from vidgate.inputs.images import STORED_PREFIX, input_key, load_stored, normali
 from vidgate.results import ResultDocuments
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
+from vidgate.store.database import is_unavailable
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.wakeup import WorkWaiter
 from vidgate.store.workers import ANNOUNCE_INTERVAL_S
@@ -47,6 +48,8 @@ INPUTS_SHARE = 0.05  # of the progress bar, for fetching inputs
 CANCEL_POLL_S = 1.0
 # How long a presigned input URL handed to an outside service (an upstream provider) stays valid.
 INPUT_URL_TTL_S = 6 * 3600
+# While the database is out of reach the loop waits between tries, doubling up to the longest.
+OUTAGE_FIRST_WAIT_S, OUTAGE_LONGEST_WAIT_S = 0.1, 2.0
 
 
 def video_key(task_id: str, attempt: int) -> str:
@@ -87,8 +90,8 @@ class Heartbeat:
                     renew_at = time.monotonic() + beat
                 else:
                     state = self.store.attempt_state(self.task.id, self.task.attempt)
-            except Exception:  # a database blip: try again next time, the lease has slack for it
-                log.warning("heartbeat for %s failed", self.task.id, exc_info=True)
+            except Exception as exc:  # a database blip: try again next time, the lease has slack for it
+                log.warning("heartbeat for %s failed", self.task.id, exc_info=not is_unavailable(exc))
                 continue
             if not state.owned:
                 self.lost.set()
@@ -177,8 +180,8 @@ class Worker:
         while True:
             try:
                 self.store.workers.announce(self.worker_id, list(self.engines))
-            except Exception:  # a database blip: the next announcement comes soon enough
-                log.warning("worker announcement failed", exc_info=True)
+            except Exception as exc:  # a database blip: the next announcement comes soon enough
+                log.warning("worker announcement failed", exc_info=not is_unavailable(exc))
             if stop.wait(ANNOUNCE_INTERVAL_S):
                 return
 
@@ -192,6 +195,7 @@ class Worker:
 
     def _loop(self, stop: threading.Event, waiter: WorkWaiter) -> None:
         next_sweep = 0.0
+        outage_wait = 0.0  # > 0 while the database is out of reach: the wait before the next try
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
                 with contextlib.suppress(Exception):
@@ -199,9 +203,18 @@ class Worker:
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    if not outage_wait:  # one line per outage, not a traceback per try
+                        log.warning("database unreachable (%s); retrying until back", type(exc).__name__)
+                    outage_wait = min(OUTAGE_LONGEST_WAIT_S, max(OUTAGE_FIRST_WAIT_S, 2 * outage_wait))
+                    stop.wait(outage_wait)
+                    continue
                 log.exception("worker loop error")
                 worked = False
+            if outage_wait:
+                log.info("database reachable again")
+                outage_wait = 0.0
             if not worked:
                 waiter.wait(stop)
 
@@ -266,7 +279,7 @@ class Worker:
                     **result.info,
                 }
             )
-            if not self.store.complete(task.id, task.attempt, key, info):
+            if not self._publish(task, key, info, heartbeat):
                 self.objects.delete(key)  # not published: it must not linger
                 if self.store.attempt_state(task.id, task.attempt).cancel_requested:
                     raise RenderCancelled("cancelled as the render finished")
@@ -279,7 +292,11 @@ class Worker:
             self.store.fail(task.id, task.attempt, CANCELED, notes)
         except VidgateError as exc:  # images, engines and providers name their reasons alike
             self.store.fail(task.id, task.attempt, f"{exc.reason}: {exc.message}")
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):  # nothing can be written now: the lease runs out, and another
+                # attempt (or the sweeper) takes the task and removes what this one left
+                log.warning("task %s attempt %d: database unreachable, left to expire", task.id, task.attempt)
+                return
             log.exception("task %s attempt %d failed", task.id, task.attempt)
             if task.attempt >= task.max_attempts:
                 self.store.fail(task.id, task.attempt, f"{RENDER_FAILED}: the render failed; please retry.")
@@ -287,6 +304,29 @@ class Worker:
                 self.store.release(task.id, task.attempt)
         finally:
             output.unlink(missing_ok=True)
+
+    def _publish(self, task: Task, key: str, info: dict[str, Any], heartbeat: Heartbeat) -> bool:
+        """`store.complete`, waiting out a database outage for as long as the lease could still hold:
+        a finished render is not thrown away for a restart of the database. A write that raised may
+        still have committed (the connection cut after the commit), so a refusal after one is checked
+        against the row before the video is deleted."""
+        gives_up_at = time.monotonic() + self.settings.lease_seconds
+        wait, tried_before = OUTAGE_FIRST_WAIT_S, False
+        while True:
+            try:
+                if self.store.complete(task.id, task.attempt, key, info):
+                    return True
+                current = self.store.get_task(task.id) if tried_before else None
+                return current is not None and current.output_key == key
+            except Exception as exc:
+                out_of_time = time.monotonic() + wait > gives_up_at
+                if not is_unavailable(exc) or out_of_time or heartbeat.lost.is_set():
+                    raise
+                if not tried_before:
+                    log.warning("task %s: database unreachable at publish; retrying", task.id)
+                tried_before = True
+                time.sleep(wait)
+                wait = min(OUTAGE_LONGEST_WAIT_S, 2 * wait)
 
     def _public_urls(self, refs: list[str]) -> tuple[str, ...]:
         """Presigned URLs of the stored inputs, for an engine that hands them to an outside service;
@@ -347,8 +387,8 @@ class Worker:
             percent = min(99, int(100 * (INPUTS_SHARE + (1 - INPUTS_SHARE) * fraction)))
             try:
                 owned = self.store.set_progress(task.id, task.attempt, percent, eta)
-            except Exception:  # a database blip must not abort the render; the next report retries
-                log.warning("progress of %s not recorded", task.id, exc_info=True)
+            except Exception as exc:  # a database blip must not abort the render; the next report retries
+                log.warning("progress of %s not recorded", task.id, exc_info=not is_unavailable(exc))
                 return
             if not owned:
                 heartbeat.lost.set()
