@@ -124,9 +124,7 @@ def test_no_module_imports_another_modules_privates() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vidgate"):
                 leaks += [
-                    f"{module_name(path)}: {node.module}.{a.name}"
-                    for a in node.names
-                    if _is_private(a.name)
+                    f"{module_name(path)}: {node.module}.{a.name}" for a in node.names if _is_private(a.name)
                 ]
     assert leaks == []
 

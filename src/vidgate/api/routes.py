@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from vidgate import clock
 from vidgate.api.deps import GET_AND_HEAD, KEYED, ON_A_TASK, Key, TaskIdQuery, services
 from vidgate.api.openapi import error_responses
-from vidgate.errors import FileNotFound, InvalidSignature, ServiceUnavailable
+from vidgate.errors import InvalidSignature, ServiceUnavailable
 from vidgate.schemas import (
     SUBMIT_PATH,
     EngineList,
@@ -127,13 +127,13 @@ def download(request: Request, key: str, expires: int = 0, signature: str = "") 
     path = svc.objects.local_path(key)
     if path is None:
         if not svc.objects.exists(key):
-            raise FileNotFound("The file is no longer available.")
+            raise svc.missing_file(key)
         lifetime = max(MIN_PRESIGNED_S, expires - int(clock.now()))
         url = svc.objects.download_url(key, lifetime, method=request.method)
         assert url is not None, "a store without local files presigns its downloads"
         return RedirectResponse(url, status_code=302)
     if not path.is_file():
-        raise FileNotFound("The file is no longer available.")
+        raise svc.missing_file(key)
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 
 
