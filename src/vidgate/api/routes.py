@@ -22,6 +22,7 @@ from vidgate.schemas import (
     SubmitResponse,
     TaskList,
     TaskResult,
+    UsageReport,
     VoiceList,
 )
 from vidgate.storage.signing import verify
@@ -102,6 +103,35 @@ def list_tasks(
     ] = None,
 ) -> TaskList:
     return services(request).list_tasks(key.tenant_id, status, limit, cursor, str(request.base_url))
+
+
+@router.get(
+    "/v3/usage",
+    response_model=UsageReport,
+    response_model_exclude_none=True,
+    responses=error_responses(*KEYED),
+)
+def usage(
+    request: Request,
+    key: Key,
+    since: Annotated[
+        str | None,
+        Query(description="First UTC day, YYYY-MM-DD (default: 29 days before until)", max_length=10),
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)", max_length=10)
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated: day, key, engine; empty for totals only (default: day)",
+            max_length=64,
+        ),
+    ] = None,
+) -> UsageReport:
+    """The caller's tenant's usage (vidgate extension): tasks submitted, succeeded, failed and
+    cancelled, seconds of video delivered and of rendering, per UTC day, key or engine."""
+    return services(request).usage(key.tenant_id, since, until, group_by)
 
 
 @router.get("/v3/voices", response_model=VoiceList, responses=error_responses(500))

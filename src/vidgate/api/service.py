@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vidgate import engines
@@ -37,6 +37,9 @@ from vidgate.schemas import (
     SubmitRequest,
     TaskList,
     TaskResult,
+    UsageFigures,
+    UsageReport,
+    UsageRow,
     VoiceInfo,
     VoiceList,
 )
@@ -45,6 +48,7 @@ from vidgate.storage import ObjectStore
 from vidgate.store.retention import STORE_TRIES, InputsGone
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import ApiKey, Task, TaskStatus
+from vidgate.tasks.usage import BadUsageQuery, parse_usage_query
 
 log = logging.getLogger("vidgate.api")
 UNSERVED_WARNING_S = 60.0
@@ -201,6 +205,31 @@ class Services:
                 {"retention": retention},
             )
         return FileNotFound("The file is no longer available.")
+
+    def usage(
+        self, tenant_id: str, since: str | None, until: str | None, group_by: str | None
+    ) -> UsageReport:
+        """The tenant's figures from the usage ledger, over UTC days, grouped as asked."""
+        try:
+            query = parse_usage_query(since, until, group_by)
+        except BadUsageQuery as exc:
+            raise InvalidRequestBody(f"Field '{exc.field}': {exc}", {"field": exc.field}) from None
+        rows = self.store.usage.report(
+            since=query.since, until=query.until, group_by=query.group_by, tenant_id=tenant_id
+        )
+        names = {"day": "day", "key": "key_id", "engine": "engine"}
+        totals = {name: sum(getattr(row.figures, name) for row in rows) for name in UsageFigures.model_fields}
+        return UsageReport(
+            tenant_id=tenant_id,
+            since=query.since.isoformat(),
+            until=query.until.isoformat(),
+            group_by=list(query.group_by),
+            rows=[
+                UsageRow(**asdict(row.figures), **{names[group]: value for group, value in row.group.items()})
+                for row in rows
+            ],
+            totals=UsageFigures(**totals),
+        )
 
     def voice_catalogue(self) -> VoiceList:
         return VoiceList(

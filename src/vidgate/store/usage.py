@@ -24,8 +24,13 @@ from vidgate.store.database import Database
 from vidgate.store.tables import USAGE_COUNTS, tasks, usage
 from vidgate.tasks.model import TaskParams, TaskStatus
 
-GROUPS = ("day", "key", "engine")
-_GROUP_COLUMNS = {"day": usage.c.day, "key": usage.c.key_id, "engine": usage.c.engine}
+# What a report may group by: the API's callers day, key and engine; the operator's also tenant.
+_GROUP_COLUMNS = {
+    "day": usage.c.day,
+    "key": usage.c.key_id,
+    "engine": usage.c.engine,
+    "tenant": usage.c.tenant_id,
+}
 FIGURES = (*USAGE_COUNTS, "video_seconds", "render_seconds")
 # What a terminal transition's UPDATE returns for `add_ended`.
 ENDED_COLUMNS = tuple(
