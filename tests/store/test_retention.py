@@ -188,6 +188,7 @@ def test_concurrent_submits_of_one_image_never_lose_it_to_the_sweeper(
     image = make_image(64, 48, seed=7)
     request, key = request_for(image), input_key(digest_of(image))
     stop, deleted, lost, busy = threading.Event(), [], [], []
+    quiet = threading.Barrier(4)
 
     def sweep() -> None:
         while not stop.is_set():
@@ -199,14 +200,15 @@ def test_concurrent_submits_of_one_image_never_lose_it_to_the_sweeper(
                 task = services.submit("t", request)
             except ServiceUnavailable:  # lost the race STORE_TRIES times in a row: a 503, not a loss
                 busy.append(thread)
-                continue
-            if not objects.exists(key):
-                lost.append(task.id)
-            time.sleep(0.005 * ((thread + round_) % 3))
-            if not objects.exists(key):
-                lost.append(task.id)
-            store.request_cancel(task.id, "t")
-            time.sleep(0.03 * (round_ % 2))  # now and then, long enough for the sweeper to take it
+            else:
+                for pause in (0, 0.005 * ((thread + round_) % 3)):
+                    time.sleep(pause)
+                    if not objects.exists(key):
+                        lost.append(task.id)
+                store.request_cancel(task.id, "t")
+            if round_ % 2:  # all quiet together, long enough for the sweeper to take the image
+                quiet.wait()
+                time.sleep(0.06)
 
     sweeper = threading.Thread(target=sweep)
     sweeper.start()
