@@ -17,7 +17,9 @@ from vidgate.errors import ServiceUnavailable
 from vidgate.inputs.images import input_key, normalise
 from vidgate.schemas import SubmitRequest
 from vidgate.settings import Settings
+from vidgate.storage import ObjectStore, open_store
 from vidgate.storage.local import LocalStore
+from vidgate.store.db import migrate, open_engine
 from vidgate.store.retention import InputsGone
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import TaskStatus
@@ -28,7 +30,7 @@ DAY = 86400.0
 LIMITS = {"max_bytes": 50 * 1024 * 1024, "max_pixels": 40_000_000}
 
 
-def services_on(store: SqlTaskStore, settings: Settings, objects: LocalStore) -> Services:
+def services_on(store: SqlTaskStore, settings: Settings, objects: ObjectStore) -> Services:
     return Services(settings=settings, store=store, objects=objects, signing_secret="s" * 32)
 
 
@@ -40,7 +42,7 @@ def digest_of(image: bytes) -> str:
     return hashlib.sha256(normalise(image, 0, **LIMITS)).hexdigest()
 
 
-def finish(store: SqlTaskStore, objects: LocalStore, tmp_path: Path) -> tuple[str, str, int]:
+def finish(store: SqlTaskStore, objects: ObjectStore, tmp_path: Path) -> tuple[str, str, int]:
     """Claim the next task and publish a video for it: (task id, video key, its size)."""
     task = store.claim("w", 30)
     assert task is not None
@@ -101,6 +103,21 @@ def test_videos_and_inputs_past_retention_go_and_the_task_stays_expired(
     document = services.result_document(task, "http://testserver/")
     assert document.videos == [] and document.extra.model_dump()["expired"] is True
     assert store.retention.is_expired_video(key) and not store.retention.is_expired_video("videos/x-1.mp4")
+
+
+@pytest.mark.s3
+def test_retention_deletes_from_a_bucket_too(s3_settings: Settings, tmp_path: Path) -> None:
+    objects = open_store(s3_settings)
+    store = SqlTaskStore(open_engine(s3_settings.resolved_database_url()))
+    migrate(store.engine)
+    image = make_image(64, 48, seed=11)
+    services_on(store, s3_settings, objects).submit("t", request_for(image))
+    _task_id, key, size = finish(store, objects, tmp_path)
+    with clock.moved(DAY + 1):
+        report = collect_garbage(store, objects, DAY)
+    assert (report.videos, report.inputs) == (1, 1) and report.bytes > size
+    assert objects.size(key) is None and not objects.exists(input_key(digest_of(image)))
+    store.engine.dispose()
 
 
 def test_an_input_a_queued_task_names_outlives_retention(
