@@ -33,6 +33,9 @@ STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire
 # What `next_cursor` looks like: creation time in ms, `_`, the task id (a UUID as str() writes it).
 # In the document only: the route refuses anything else in its own words.
 CURSOR_PATTERN = r"^[0-9]{1,15}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# What the usage report's parameters look like; the service checks the rest (a real date, the window).
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+GROUP_BY_PATTERN = r"^((day|key|engine)(,(day|key|engine))*)?$"
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
 
@@ -116,16 +119,16 @@ def usage(
     key: Key,
     since: Annotated[
         str | None,
-        Query(description="First UTC day, YYYY-MM-DD (default: 29 days before until)", max_length=10),
+        Query(description="First UTC day, YYYY-MM-DD (default: 29 days before until)", pattern=DAY_PATTERN),
     ] = None,
     until: Annotated[
-        str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)", max_length=10)
+        str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)", pattern=DAY_PATTERN)
     ] = None,
     group_by: Annotated[
         str | None,
         Query(
             description="Comma-separated: day, key, engine; empty for totals only (default: day)",
-            max_length=64,
+            pattern=GROUP_BY_PATTERN,
         ),
     ] = None,
 ) -> UsageReport:
