@@ -6,13 +6,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import text
 
 from vidgate.clock import FrozenClock, frozen
 from vidgate.errors import CANCELED, RateLimitExceeded
-from vidgate.store.db import open_engine
+from vidgate.store.db import MIGRATIONS_DIR, migrate, open_engine
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.usage import UsageFigures
 from vidgate.tasks.limits import KeyLimits
@@ -130,3 +133,35 @@ def test_the_daily_quota_reads_the_ledger(store: SqlTaskStore, clock: FrozenCloc
         conn.execute(text("UPDATE usage SET submitted = 3"))
     with pytest.raises(RateLimitExceeded, match="per day"):
         store.create_task("t", PARAMS, max_attempts=1, key=key)
+
+
+def test_the_ledger_migration_counts_the_tasks_already_there(tmp_path: Path) -> None:
+    """After the upgrade the ledger (and so a key's daily quota) already counts earlier tasks."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    day_ms = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, tenant_id, key_id, status, reason, params, max_attempts, created_ms,"
+                " started_ms, completed_ms) VALUES"
+                " ('a', 't', 'k', 'SUCCEED', '', :params, 3, :day, :day, :day + 4000),"
+                " ('b', 't', 'k', 'FAILED', 'CANCELED', :params, 3, :day, NULL, :next_day),"
+                " ('c', 't', NULL, 'FAILED', 'RENDER_FAILED: x', :params, 3, :day, :day, :day + 1000),"
+                " ('d', 't', 'k', 'QUEUED', '', :params, 3, :next_day, NULL, NULL)"
+            ),
+            {"params": PARAMS.to_json(), "day": day_ms, "next_day": day_ms + 86_400_000},
+        )
+    migrate(engine)
+    store = SqlTaskStore(engine)
+    first = store.usage.report(since=DAY, until=DAY, group_by=("key",))
+    assert [(row.group["key"], row.figures) for row in first] == [
+        ("", UsageFigures(submitted=1, failed=1, render_seconds=1.0)),
+        ("k", UsageFigures(submitted=2, succeeded=1, video_seconds=5.0, render_seconds=4.0)),
+    ]
+    (second,) = store.usage.report(since=date(2030, 1, 2), until=date(2030, 1, 2), group_by=())
+    assert second.figures == UsageFigures(submitted=1, cancelled=1)
+    engine.dispose()

@@ -11,6 +11,7 @@ import pytest
 from support.api import Api
 from support.media import data_uri, make_image, probe
 from support.servers import ImageServer
+from vidgate import clock
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
 from vidgate.engines.motion import MotionEngine
 from vidgate.tasks.model import TaskStatus
@@ -269,3 +270,20 @@ def test_the_sweeper_removes_what_a_dead_workers_attempt_left(api: Api, ending: 
     reason = "MAX_ATTEMPTS_EXCEEDED" if ending == "last attempt" else "CANCELED"
     assert result["status"] == "TASK_STATUS_FAILED" and result["reason"] == reason
     assert not partial.exists() and stored_videos(api) == []
+
+
+@pytest.mark.parametrize(("retention", "kept"), [("7d", False), ("0", True)])
+def test_the_sweep_deletes_what_outlived_retention(api: Api, retention: str, kept: bool) -> None:
+
+    api.services.settings.retention = retention
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "zoom in", "duration": 1}).json()[
+        "task_id"
+    ]
+    worker = make_worker(api)
+    assert worker.run_once() and len(stored_videos(api)) == 1
+    worker.sweep()
+    assert len(stored_videos(api)) == 1, "not a week old yet"
+    with clock.moved(8 * 86400):
+        worker.sweep()
+    assert len(stored_videos(api)) == (1 if kept else 0)
+    assert ("expired" in api.result(task_id).json()["extra"]) is not kept

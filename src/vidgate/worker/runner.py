@@ -196,8 +196,10 @@ class Worker:
         next_sweep = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
-                with contextlib.suppress(Exception):
+                try:
                     self.sweep()
+                except Exception:  # a database or storage blip: the next sweep tries again
+                    log.warning("sweep failed", exc_info=True)
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
