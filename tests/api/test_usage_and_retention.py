@@ -4,13 +4,17 @@ counters in /metrics, and an expired task's answer and video link."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from support.api import Api
 from support.media import data_uri, make_image
 from vidgate import clock
+from vidgate.app import build_services, create_app
+from vidgate.settings import Settings
 from vidgate.worker.gc import collect_garbage
 from vidgate.worker.runner import Worker
 
@@ -25,6 +29,16 @@ def submit(api: Api, seed: int = 0) -> str:
     response = api.submit({"images": [data_uri(make_image(seed=seed))], "prompt": "zoom in", "duration": 1})
     assert response.status_code == 200, response.text
     return str(response.json()["task_id"])
+
+
+@pytest.fixture
+def api(settings: Settings, database_url: str) -> Iterator[Api]:
+    """The API on SQLite and on PostgreSQL."""
+    services = build_services(settings.model_copy(update={"database_url": database_url}))
+    _record, key = services.store.keys.create("alice")
+    with TestClient(create_app(services.settings, services)) as client:
+        yield Api(client, services, key, {"Authorization": f"Bearer {key}"})
+    services.store.engine.dispose()
 
 
 @pytest.fixture
