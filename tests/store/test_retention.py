@@ -182,6 +182,26 @@ def test_a_submit_whose_input_the_sweeper_took_meanwhile_puts_it_back(
     assert store.get_task(second.id).status is TaskStatus.QUEUED  # type: ignore[union-attr]
 
 
+def test_a_submit_that_loses_every_race_is_a_503_and_inserts_nothing(
+    store: SqlTaskStore, settings: Settings, tmp_path: Path
+) -> None:
+    """Each time the submit checks for its image, a sweep (two days later on its clock) deletes it."""
+
+    class AlwaysSwept(LocalStore):
+        def exists(self, key: str) -> bool:
+            there = super().exists(key)
+            with clock.moved(2 * DAY):
+                collect_garbage(store, self, DAY)
+            return there
+
+    objects = AlwaysSwept(tmp_path / "objects")
+    image = make_image(64, 48, seed=9)
+    LocalStore(tmp_path / "objects").put_bytes(input_key(digest_of(image)), b"old copy")
+    with pytest.raises(ServiceUnavailable, match="please retry"):
+        services_on(store, settings, objects).submit("t", request_for(image))
+    assert store.list_tasks("t") == []
+
+
 def test_a_task_insert_refuses_inputs_that_are_gone(store: SqlTaskStore) -> None:
     from vidgate.tasks.model import TaskParams
 
