@@ -18,8 +18,6 @@ from vidgate.settings import Settings
 from vidgate.worker.gc import collect_garbage
 from vidgate.worker.runner import Worker
 
-TODAY = datetime.now(UTC).date()
-
 
 def usage(api: Api, headers: dict[str, str] | None = None, **params: str):  # type: ignore[no-untyped-def]
     return api.client.get("/v3/usage", params=params, headers=api.headers if headers is None else headers)
@@ -55,19 +53,20 @@ def ran(api: Api) -> tuple[str, str]:
 
 def test_usage_reports_the_callers_tenant_by_day_key_and_engine(api: Api, ran: tuple[str, str]) -> None:
     body = usage(api, group_by="day,key,engine").json()
+    today = datetime.now(UTC).date()  # a run across midnight UTC may see the day change: read it here
     key_id = api.services.store.keys.authenticate(api.key).id  # type: ignore[union-attr]
     assert body["tenant_id"] == "alice" and body["group_by"] == ["day", "key", "engine"]
-    assert body["until"] == TODAY.isoformat() and body["since"] == (TODAY - timedelta(days=29)).isoformat()
+    assert body["until"] == today.isoformat() and body["since"] == (today - timedelta(days=29)).isoformat()
     (row,) = body["rows"]
-    assert (row["day"], row["key_id"], row["engine"]) == (TODAY.isoformat(), key_id, "motion")
+    assert (row["day"], row["key_id"], row["engine"]) == (today.isoformat(), key_id, "motion")
     assert (row["submitted"], row["succeeded"], row["failed"], row["cancelled"]) == (2, 1, 0, 1)
     assert row["video_seconds"] == 1.0 and row["render_seconds"] > 0
     assert body["totals"] == {name: row[name] for name in body["totals"]}
     totals = usage(api, group_by="").json()
     assert totals["rows"] == [body["totals"]] and totals["group_by"] == []
     later = {
-        "since": (TODAY + timedelta(days=1)).isoformat(),
-        "until": (TODAY + timedelta(days=9)).isoformat(),
+        "since": (today + timedelta(days=1)).isoformat(),
+        "until": (today + timedelta(days=9)).isoformat(),
     }
     assert usage(api, **later).json()["rows"] == []
 
