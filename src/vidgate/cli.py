@@ -1,4 +1,4 @@
-"""The `vidgate` command: serve, worker, keys, generate, doctor."""
+"""The `vidgate` command: serve, worker, keys, generate, doctor, gc, usage."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from pydantic import ValidationError
 
-from vidgate import cli_client
+from vidgate import cli_client, cli_ops
 from vidgate.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `vidgate --help` stays fast
@@ -414,3 +414,5 @@ def _example_image_data_uri() -> str:
 
 # The commands that talk to a running server (submit, status, wait, ...): see cli_client.py.
 cli_client.register(app)
+# The operator's `gc` and `usage`: see cli_ops.py.
+cli_ops.register(app, cli_ops.CliContext(_settings_or_exit, _store, _store_must_open))

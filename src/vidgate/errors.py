@@ -75,6 +75,12 @@ class FileNotFound(VidgateError):
     status, reason = 404, "FILE_NOT_FOUND"
 
 
+class FileExpired(VidgateError):
+    """The video was deleted by retention (VIDGATE_RETENTION); the task's row, and its answer, remain."""
+
+    status, reason = 410, "FILE_EXPIRED"
+
+
 class ApiNotFound(VidgateError):
     status, reason = 404, "API_NOT_FOUND"
 

@@ -38,7 +38,9 @@ class ResultDocuments:
 
     def _document(self, task: Task, base_url: str, ahead: WorkAhead | None) -> TaskResult:
         videos = []
-        if task.status is TaskStatus.SUCCEED and task.output_key:
+        # Retention deleted an expired task's video: the task stays, and says so.
+        expired = {"expired": True} if task.expired_ms is not None else {}
+        if task.status is TaskStatus.SUCCEED and task.output_key and not expired:
             ttl = self.settings.video_url_ttl
             base = (self.settings.public_base_url or base_url).rstrip("/")
             query = signed_query(self.signing_secret, task.output_key, ttl)
@@ -64,6 +66,7 @@ class ResultDocuments:
                     complete_time_ms=str(task.completed_ms or 0),
                 ),
                 **{k: v for k, v in task.result_info.items() if k not in RESERVED_EXTRA_KEYS},
+                **expired,
             ),
             videos=videos,
         )

@@ -240,3 +240,29 @@ class ErrorEnvelope(BaseModel):
     reason: str
     message: str
     metadata: dict[str, Any] = {}
+
+
+class UsageFigures(BaseModel):
+    submitted: int = Field(description="tasks submitted (each once, however many attempts it took)")
+    succeeded: int
+    failed: int
+    cancelled: int
+    video_seconds: float = Field(description="seconds of video delivered (succeeded tasks' durations)")
+    render_seconds: float = Field(description="seconds from each ended task's first claim to its end")
+
+
+class UsageRow(UsageFigures):
+    day: str | None = Field(None, description="UTC day, YYYY-MM-DD (when grouped by day)")
+    key_id: str | None = Field(None, description='the API key\'s id, "" for none (when grouped by key)')
+    engine: str | None = Field(None, description="when grouped by engine")
+
+
+class UsageReport(BaseModel):
+    """`GET /v3/usage` (vidgate extension): the caller's tenant's usage, from the usage ledger."""
+
+    tenant_id: str
+    since: str
+    until: str
+    group_by: list[str]
+    rows: list[UsageRow]
+    totals: UsageFigures

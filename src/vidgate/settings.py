@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vidgate.tasks.limits import parse_rate
 from vidgate.tasks.offpeak import parse_window
+from vidgate.tasks.retention import parse_retention
 from vidgate.voices_catalogue import BY_ID as VOICES_BY_ID
 from vidgate.voices_catalogue import DEFAULT_VOICE_ID
 
@@ -297,6 +298,19 @@ class Settings(BaseSettings):
             "An off-peak task not started (or abandoned by a dead worker) this many hours after submit "
             "fails with reason `OFF_PEAK_EXPIRED` (> 0). A render already running at the deadline is let "
             "finish."
+        ),
+        json_schema_extra=WORKERS,
+    )
+
+    # Disks that do not fill up: the sweeper deletes what nobody used for this long (docs/operations.md).
+    retention: str = Field(
+        "7d",
+        description=(
+            "How long videos and stored input images are kept: `7d`, `36h`, `30m`, or seconds; `0` keeps "
+            "them forever. A video is deleted this long after its task ended (the task stays, answering "
+            "`videos: []` and `extra.expired: true`; its link answers `410 FILE_EXPIRED`), an input this "
+            "long after the last task that used it was submitted. Workers' sweeps delete them; "
+            "`vidgate gc` runs a pass by hand."
         ),
         json_schema_extra=WORKERS,
     )
@@ -808,6 +822,16 @@ class Settings(BaseSettings):
         if not self.watermark_text and self.watermark_image is None:
             raise ValueError("watermark_text may be empty only when watermark_image is set")
         return self
+
+    @field_validator("retention")
+    @classmethod
+    def _valid_retention(cls, value: str) -> str:
+        parse_retention(value)
+        return value.strip()
+
+    def retention_seconds(self) -> float | None:
+        """None: keep forever."""
+        return parse_retention(self.retention)
 
     @field_validator("key_default_rate")
     @classmethod

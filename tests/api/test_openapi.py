@@ -48,6 +48,7 @@ def test_each_operation_lists_the_codes_it_can_answer(document: dict[str, Any]) 
         "POST /v3/async/task-cancel": ["200", "400", "401", "403", "404", "500", "503"],
         "GET /v3/async/tasks": ["200", "400", "401", "403", "500", "503"],
         "GET /v3/async/task-events": ["200", "400", "401", "403", "404", "500", "503"],
+        "GET /v3/usage": ["200", "400", "401", "403", "500", "503"],
         "GET /v3/voices": ["200", "500"],
         "GET /v3/engines": ["200", "500"],
     }

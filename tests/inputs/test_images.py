@@ -70,8 +70,10 @@ def test_data_uri_media_type_is_case_insensitive_and_payload_strict() -> None:
 def test_stored_images_are_keyed_by_content(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store = LocalStore(tmp_path)
     png = normalise(make_image(40, 30), 0, **LIMITS)
-    ref = store_image(store, png)
-    assert ref == store_image(store, png) and ref.startswith("sha256:")
+    registered: list[tuple[str, int]] = []
+    ref = store_image(store, png, lambda digest, size: registered.append((digest, size)))
+    assert ref == store_image(store, png, lambda digest, size: None) and ref.startswith("sha256:")
+    assert registered == [(ref.removeprefix("sha256:"), len(png))]  # marked used before it is kept
     assert load_stored(store, ref).shape == (30, 40, 3)
 
 

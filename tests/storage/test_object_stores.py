@@ -52,6 +52,12 @@ def test_put_file_moves_the_file_in(object_store: ObjectStore, tmp_path: Path) -
     assert object_store.get_bytes(VIDEO_KEY) == content
 
 
+def test_size_is_the_objects_bytes_or_none(object_store: ObjectStore) -> None:
+    object_store.put_bytes("videos/sized.mp4", b"x" * 1234)
+    assert object_store.size("videos/sized.mp4") == 1234
+    assert object_store.size("videos/absent.mp4") is None
+
+
 def test_delete_removes_and_never_minds_absence(object_store: ObjectStore) -> None:
     object_store.put_bytes(VIDEO_KEY, b"x")
     object_store.delete(VIDEO_KEY)

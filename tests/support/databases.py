@@ -19,7 +19,9 @@ def postgres_engine() -> Engine:
     engine = open_engine(POSTGRES_URL)
     try:
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS tasks, api_keys, workers, alembic_version"))
+            conn.execute(
+                text("DROP TABLE IF EXISTS tasks, api_keys, workers, inputs, usage, alembic_version")
+            )
     except Exception as exc:
         pytest.skip(f"PostgreSQL at VIDGATE_TEST_POSTGRES_URL is unreachable: {exc}")
     return engine

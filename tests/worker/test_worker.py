@@ -11,9 +11,12 @@ import pytest
 from support.api import Api
 from support.media import data_uri, make_image, probe
 from support.servers import ImageServer
+from vidgate import clock
 from vidgate.engines.base import CancelCheck, ProgressCallback, RenderJob, RenderResult
 from vidgate.engines.motion import MotionEngine
+from vidgate.inputs.images import input_key
 from vidgate.tasks.model import TaskStatus
+from vidgate.worker.gc import collect_garbage
 from vidgate.worker.runner import Heartbeat, Worker, video_key
 
 
@@ -269,3 +272,49 @@ def test_the_sweeper_removes_what_a_dead_workers_attempt_left(api: Api, ending: 
     reason = "MAX_ATTEMPTS_EXCEEDED" if ending == "last attempt" else "CANCELED"
     assert result["status"] == "TASK_STATUS_FAILED" and result["reason"] == reason
     assert not partial.exists() and stored_videos(api) == []
+
+
+@pytest.mark.parametrize(("retention", "kept"), [("7d", False), ("0", True)])
+def test_the_sweep_deletes_what_outlived_retention(api: Api, retention: str, kept: bool) -> None:
+
+    api.services.settings.retention = retention
+    task_id = api.submit({"images": [data_uri(make_image())], "prompt": "zoom in", "duration": 1}).json()[
+        "task_id"
+    ]
+    worker = make_worker(api)
+    assert worker.run_once() and len(stored_videos(api)) == 1
+    worker.sweep()
+    assert len(stored_videos(api)) == 1, "not a week old yet"
+    with clock.moved(8 * 86400):
+        worker.sweep()
+    assert len(stored_videos(api)) == (1 if kept else 0)
+    assert ("expired" in api.result(task_id).json()["extra"]) is not kept
+
+
+def test_a_fetched_input_the_sweeper_takes_before_it_is_recorded_is_stored_again(
+    api: Api, image_server: ImageServer
+) -> None:
+    """Until the task records a fetched image's hash, no live task names it: a sweep (a week later on
+    its clock) landing between the worker's store and that record deletes it; the record sees the
+    row gone, and the worker stores the image again before rendering."""
+    swept: list[int] = []
+    objects = api.services.objects
+    real_exists = objects.exists
+
+    def exists_then_sweep(key: str) -> bool:
+        there = real_exists(key)
+        if key.startswith("inputs/") and not there and not swept:
+            objects.put_bytes(key, b"")  # what the worker's put would make; the sweep then deletes it
+            with clock.moved(8 * 86400):
+                swept.append(collect_garbage(api.services.store, objects, 7 * 86400).inputs)
+            return True  # as it was when checked: the worker skips its put
+        return there
+
+    objects.exists = exists_then_sweep  # type: ignore[method-assign]
+    url = image_server.add("/photo.png", make_image(width=320, height=180))
+    task_id = api.submit({"images": [url], "prompt": "zoom in", "duration": 1}).json()["task_id"]
+    assert make_worker(api).run_once()
+    assert swept == [1]
+    task = api.services.store.get_task(task_id)
+    assert task is not None and task.status is TaskStatus.SUCCEED, task.reason if task else None
+    assert real_exists(input_key(task.params.images[0].removeprefix("sha256:")))

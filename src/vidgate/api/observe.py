@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -98,6 +98,34 @@ class TaskCollector(Collector):
         yield from (totals, by_engine, workers, uncertain)
 
 
+class UsageCollector(Collector):
+    """The usage ledger's all-time figures by engine, as counters, read at scrape time (every API
+    process reports the same, exact figures: the ledger counts each task once)."""
+
+    def __init__(self, store: SqlTaskStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        totals = self.store.usage.totals_by_engine()
+        tasks = CounterMetricFamily(
+            "vidgate_usage_tasks", "Tasks by engine and outcome (submitted, succeeded, failed, cancelled)",
+            labels=["engine", "outcome"],
+        )  # fmt: skip
+        video = CounterMetricFamily(
+            "vidgate_usage_video_seconds", "Seconds of video delivered, by engine", labels=["engine"]
+        )
+        render = CounterMetricFamily(
+            "vidgate_usage_render_seconds", "Seconds from first claim to end of ended tasks, by engine",
+            labels=["engine"],
+        )  # fmt: skip
+        for engine, figures in sorted(totals.items()):
+            for outcome in ("submitted", "succeeded", "failed", "cancelled"):
+                tasks.add_metric([engine, outcome], getattr(figures, outcome))
+            video.add_metric([engine], figures.video_seconds)
+            render.add_metric([engine], figures.render_seconds)
+        yield from (tasks, video, render)
+
+
 class RequestMetrics:
     """Counts requests by route template and status, and times each to its first byte.
 
@@ -139,6 +167,7 @@ class RequestMetrics:
 def install_metrics(app: FastAPI, store: SqlTaskStore, engines: list[str]) -> None:
     registry = CollectorRegistry()
     registry.register(TaskCollector(store, engines))
+    registry.register(UsageCollector(store))
     requests = Counter(
         "vidgate_http_requests", "HTTP requests", ["method", "route", "code"], registry=registry
     )

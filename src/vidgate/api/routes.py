@@ -15,7 +15,7 @@ from vidgate import clock
 from vidgate.api.deps import GET_AND_HEAD, KEYED, ON_A_TASK, Key, TaskIdQuery, services
 from vidgate.api.errors import database_unavailable
 from vidgate.api.openapi import error_responses
-from vidgate.errors import FileNotFound, InvalidSignature
+from vidgate.errors import InvalidSignature
 from vidgate.schemas import (
     SUBMIT_PATH,
     EngineList,
@@ -23,6 +23,7 @@ from vidgate.schemas import (
     SubmitResponse,
     TaskList,
     TaskResult,
+    UsageReport,
     VoiceList,
 )
 from vidgate.storage.signing import verify
@@ -33,6 +34,9 @@ STATUS_FILTERS = [spelling for status in TaskStatus for spelling in (status.wire
 # What `next_cursor` looks like: creation time in ms, `_`, the task id (a UUID as str() writes it).
 # In the document only: the route refuses anything else in its own words.
 CURSOR_PATTERN = r"^[0-9]{1,15}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# What the usage report's parameters look like; the service checks the rest (a real date, the window).
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+GROUP_BY_PATTERN = r"^((day|key|engine)(,(day|key|engine))*)?$"
 # The shortest life of a presigned download URL: time to start the download after the redirect.
 MIN_PRESIGNED_S = 60
 
@@ -105,6 +109,35 @@ def list_tasks(
     return services(request).list_tasks(key.tenant_id, status, limit, cursor, str(request.base_url))
 
 
+@router.get(
+    "/v3/usage",
+    response_model=UsageReport,
+    response_model_exclude_none=True,
+    responses=error_responses(*KEYED),
+)
+def usage(
+    request: Request,
+    key: Key,
+    since: Annotated[
+        str | None,
+        Query(description="First UTC day, YYYY-MM-DD (default: 29 days before until)", pattern=DAY_PATTERN),
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)", pattern=DAY_PATTERN)
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated: day, key, engine; empty for totals only (default: day)",
+            pattern=GROUP_BY_PATTERN,
+        ),
+    ] = None,
+) -> UsageReport:
+    """The caller's tenant's usage (vidgate extension): tasks submitted, succeeded, failed and
+    cancelled, seconds of video delivered and of rendering, per UTC day, key or engine."""
+    return services(request).usage(key.tenant_id, since, until, group_by)
+
+
 @router.get("/v3/voices", response_model=VoiceList, responses=error_responses(500))
 def voices(request: Request) -> VoiceList:
     """The voice catalogue (vidgate extension). Public, like the docs: it names no tenant's data."""
@@ -128,13 +161,13 @@ def download(request: Request, key: str, expires: int = 0, signature: str = "") 
     path = svc.objects.local_path(key)
     if path is None:
         if not svc.objects.exists(key):
-            raise FileNotFound("The file is no longer available.")
+            raise svc.missing_file(key)
         lifetime = max(MIN_PRESIGNED_S, expires - int(clock.now()))
         url = svc.objects.download_url(key, lifetime, method=request.method)
         assert url is not None, "a store without local files presigns its downloads"
         return RedirectResponse(url, status_code=302)
     if not path.is_file():
-        raise FileNotFound("The file is no longer available.")
+        raise svc.missing_file(key)
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 
 

@@ -6,14 +6,29 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vidgate import engines
 from vidgate.api.speech_check import SpeechCheckPool, SpeechQuestion, shared_pool
-from vidgate.errors import ApiNotFound, InvalidRequestBody, TaskNotFound
+from vidgate.errors import (
+    ApiNotFound,
+    FileExpired,
+    FileNotFound,
+    InvalidRequestBody,
+    ServiceUnavailable,
+    TaskNotFound,
+    VidgateError,
+)
 from vidgate.inputs.fetch import ImageFetcher, UrlRefused
-from vidgate.inputs.images import check_image_count, decode_data_uri, is_data_uri, normalise, store_image
+from vidgate.inputs.images import (
+    STORED_PREFIX,
+    check_image_count,
+    decode_data_uri,
+    is_data_uri,
+    normalise,
+    store_image,
+)
 from vidgate.results import ResultDocuments
 from vidgate.schemas import (
     EngineInfo,
@@ -22,13 +37,18 @@ from vidgate.schemas import (
     SubmitRequest,
     TaskList,
     TaskResult,
+    UsageFigures,
+    UsageReport,
+    UsageRow,
     VoiceInfo,
     VoiceList,
 )
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
+from vidgate.store.retention import STORE_TRIES, InputsGone
 from vidgate.store.sql import SqlTaskStore
 from vidgate.tasks.model import ApiKey, Task, TaskStatus
+from vidgate.tasks.usage import BadUsageQuery, parse_usage_query
 from vidgate.voices_catalogue import CATALOGUE
 
 log = logging.getLogger("vidgate.api")
@@ -75,18 +95,30 @@ class Services:
         # Checked on the request's own image list first, so an impossible request decodes nothing.
         engines.check_request(engine, request.to_params(request.images), self.settings)
         request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-        refs = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
-        params = request.to_params(refs, self._extra(request, base_url))
-        task, _created = self.store.create_task(
-            tenant_id,
-            params,
-            max_attempts=self.settings.max_attempts,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            key=key,
-            engine=engine,
-            estimate_ms=engines.spec(engine).estimate_ms(params, self.settings),
-        )
+        accepted = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
+        params = request.to_params([ref for ref, _png in accepted], self._extra(request, base_url))
+        stored = [(ref, png) for ref, png in accepted if png is not None]
+        for tries_left in reversed(range(STORE_TRIES)):
+            try:
+                task, _created = self.store.create_task(
+                    tenant_id,
+                    params,
+                    max_attempts=self.settings.max_attempts,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    key=key,
+                    engine=engine,
+                    estimate_ms=engines.spec(engine).estimate_ms(params, self.settings),
+                    stored_inputs=[ref.removeprefix(STORED_PREFIX) for ref, _png in stored],
+                )
+                break
+            except InputsGone:  # retention took an input between its store and this insert
+                if not tries_left:
+                    raise ServiceUnavailable(
+                        "The request's images could not be kept; please retry."
+                    ) from None
+                for _ref, png in stored:
+                    store_image(self.objects, png, self.store.retention.register_input)
         self._warn_if_unserved(engine)
         return task
 
@@ -134,16 +166,52 @@ class Services:
         )  # fmt: skip
         self.speech_checks.check(question)
 
-    def _accept_image(self, ref: str, index: int) -> str:
+    def _accept_image(self, ref: str, index: int) -> tuple[str, bytes | None]:
         """Data URIs are checked and stored now (a bad one is a 400). URLs are checked now for what
         can be decided without downloading (scheme, host, what the host resolves to) and fetched by
-        the worker, so submit never waits on a stranger's server."""
+        the worker, so submit never waits on a stranger's server. The reference, and the stored bytes
+        (None for a URL)."""
         if is_data_uri(ref):
             data = decode_data_uri(ref, index)
             png = normalise(data, index, self.settings.max_image_bytes, self.settings.max_image_pixels)
-            return store_image(self.objects, png)
+            return store_image(self.objects, png, self.store.retention.register_input), png
         self.fetcher.check(ref, index)
-        return ref
+        return ref, None
+
+    def missing_file(self, key: str) -> VidgateError:
+        """What a signed link to a file that is not there answers: 410 when retention deleted it."""
+        if self.store.retention.is_expired_video(key):
+            retention = self.settings.retention
+            return FileExpired(
+                f"This video was deleted after the retention period ({retention}); the task remains.",
+                {"retention": retention},
+            )
+        return FileNotFound("The file is no longer available.")
+
+    def usage(
+        self, tenant_id: str, since: str | None, until: str | None, group_by: str | None
+    ) -> UsageReport:
+        """The tenant's figures from the usage ledger, over UTC days, grouped as asked."""
+        try:
+            query = parse_usage_query(since, until, group_by)
+        except BadUsageQuery as exc:
+            raise InvalidRequestBody(f"Field '{exc.field}': {exc}", {"field": exc.field}) from None
+        rows = self.store.usage.report(
+            since=query.since, until=query.until, group_by=query.group_by, tenant_id=tenant_id
+        )
+        names = {"day": "day", "key": "key_id", "engine": "engine"}
+        totals = {name: sum(getattr(row.figures, name) for row in rows) for name in UsageFigures.model_fields}
+        return UsageReport(
+            tenant_id=tenant_id,
+            since=query.since.isoformat(),
+            until=query.until.isoformat(),
+            group_by=list(query.group_by),
+            rows=[
+                UsageRow(**asdict(row.figures), **{names[group]: value for group, value in row.group.items()})
+                for row in rows
+            ],
+            totals=UsageFigures(**totals),
+        )
 
     def voice_catalogue(self) -> VoiceList:
         return VoiceList(

@@ -15,6 +15,7 @@ import io
 import logging
 import re
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -164,10 +165,13 @@ def _to_srgb(image: Image.Image, icc_profile: bytes, target: str, where: str) ->
     return converted if converted is not None else image
 
 
-def store_image(store: ObjectStore, png: bytes) -> str:
-    """Keep a normalised image by content hash; returns its reference `sha256:<hex>`."""
+def store_image(store: ObjectStore, png: bytes, register: Callable[[str, int], None]) -> str:
+    """Keep a normalised image by content hash; returns its reference `sha256:<hex>`. `register`
+    (the store's `retention.register_input`) marks it used first: from then on retention leaves it
+    alone, and an object it deleted just before is put back here (see store/retention.py)."""
     digest = hashlib.sha256(png).hexdigest()
     key = input_key(digest)
+    register(digest, len(png))
     if not store.exists(key):
         store.put_bytes(key, png)
     return STORED_PREFIX + digest

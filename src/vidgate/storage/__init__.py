@@ -26,6 +26,9 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes; None when there is none."""
+
     def delete(self, key: str) -> None:
         """Remove the object if it is there (no error when it is not)."""
 

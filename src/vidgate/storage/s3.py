@@ -121,6 +121,17 @@ class S3Store:
             raise
         return True
 
+    def size(self, key: str) -> int | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return int(head["ContentLength"])
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))  # no error when absent
 

@@ -4,7 +4,8 @@ The first statement locks the key's row: an UPDATE that takes a token from the b
 the row when the key has no rate). On PostgreSQL that is a row lock; on SQLite it takes the
 database's write lock. Either way every other submit with the same key, from any API process
 sharing the database, waits for this transaction, so the counts of tasks in flight and of today's
-tasks it reads next are exact, and the task it inserts is counted by the next one. A refusal rolls
+tasks (the usage ledger's `submitted`, store/usage.py) it reads next are exact, and the task it
+inserts (and its ledger row) is counted by the next one. A refusal rolls
 the transaction back, so a submit that is refused for concurrency keeps its token.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, and_, case, func, literal, select, update
 from vidgate import clock
 from vidgate.errors import RateLimitExceeded
 from vidgate.store.tables import api_keys, tasks
+from vidgate.store.usage import submitted_on
 from vidgate.tasks.model import ApiKey, TaskStatus
 
 # When every task in flight is still queued nobody can say when a slot frees; ask to come back soon.
@@ -56,11 +58,7 @@ def admit(conn: Connection, key: ApiKey, now: float | None = None, *, dry_run: b
             )
     if limits.daily is not None:
         day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = conn.execute(
-            select(func.count()).where(
-                tasks.c.key_id == key.id, tasks.c.created_ms >= int(day.timestamp() * 1000)
-            )
-        ).scalar_one()
+        today = submitted_on(conn, key.id, day.date().isoformat())
         if today >= limits.daily:
             reset = day + timedelta(days=1)
             raise RateLimitExceeded(

@@ -23,8 +23,10 @@ from vidgate.store.database import Database
 from vidgate.store.keys import KeyRepository
 from vidgate.store.outbox import WebhookOutbox
 from vidgate.store.quotas import admit
+from vidgate.store.retention import InputsGone, RetentionStore
 from vidgate.store.sweep import Sweeper
 from vidgate.store.tables import tasks
+from vidgate.store.usage import ENDED_COLUMNS, UsageLedger, add, add_ended
 from vidgate.store.workers import WorkerRegistry
 from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
@@ -67,12 +69,13 @@ def _task(row: Any) -> Task:
         engine=row.engine,
         engine_state=json.loads(row.engine_state),
         estimate_ms=row.estimate_ms,
+        expired_ms=row.expired_ms,
     )
 
 
 class SqlTaskStore:
-    """Tasks, and the parts that share their database: `keys`, `sweeper`, the `webhooks` outbox and
-    the `workers` registry."""
+    """Tasks, and the parts that share their database: `keys`, `sweeper`, the `webhooks` outbox,
+    the `workers` registry, the `usage` ledger and `retention`."""
 
     def __init__(self, engine: Engine) -> None:
         self.db = Database(engine)
@@ -80,6 +83,8 @@ class SqlTaskStore:
         self.sweeper = Sweeper(self.db)
         self.webhooks = WebhookOutbox(self.db)
         self.workers = WorkerRegistry(self.db)
+        self.usage = UsageLedger(self.db)
+        self.retention = RetentionStore(self.db)
 
     @property
     def engine(self) -> Engine:
@@ -98,10 +103,13 @@ class SqlTaskStore:
         key: ApiKey | None = None,
         engine: str = "motion",
         estimate_ms: int = 0,
+        stored_inputs: Sequence[str] = (),
     ) -> tuple[Task, bool]:
         """Insert a QUEUED task for `engine`; returns (task, created). With an idempotency key already
         used by this tenant for the same request, returns the existing task and created=False. With
-        `key`, the task counts against that key's limits (RateLimitExceeded when they are used up)."""
+        `key`, the task counts against that key's limits (RateLimitExceeded when they are used up).
+        `stored_inputs` (digests the caller registered, see store/retention.py) are renewed in the
+        insert's transaction; InputsGone when retention deleted one meanwhile (nothing is inserted)."""
         if key is not None and key.limits.any and idempotency_key is not None:
             # A replay of a request already accepted costs no quota, and is never refused for it.
             existing = self._by_idempotency_key(tenant_id, idempotency_key)
@@ -127,12 +135,12 @@ class SqlTaskStore:
             "engine": engine,
         }
         try:
-            return self._insert(row, key), True
+            return self._insert(row, key, stored_inputs), True
         except IntegrityError:
             if idempotency_key is None:
                 raise
         if self._expire_idempotency_key(tenant_id, idempotency_key):
-            return self._insert(row, key), True
+            return self._insert(row, key, stored_inputs), True
         existing = self._by_idempotency_key(tenant_id, idempotency_key)
         if existing is None or existing[1] != request_hash:
             raise IdempotencyKeyReused(
@@ -145,11 +153,14 @@ class SqlTaskStore:
         with self.db.read() as conn:
             admit(conn, key, dry_run=True)
 
-    def _insert(self, row: dict[str, Any], key: ApiKey | None = None) -> Task:
+    def _insert(self, row: dict[str, Any], key: ApiKey | None, stored_inputs: Sequence[str]) -> Task:
         with self.db.write_transaction() as conn:
             if key is not None and key.limits.any:
                 admit(conn, key)  # first: it locks the key's row (see store/quotas.py)
+            if not RetentionStore.keep(conn, stored_inputs):
+                raise InputsGone
             created = _task(conn.execute(insert(tasks).values(row).returning(*tasks.c)).one())
+            add(conn, created.tenant_id, row["key_id"], created.engine, created.created_ms, submitted=1)
             self.db.announce_work(conn)
         return created
 
@@ -238,12 +249,15 @@ class SqlTaskStore:
         """A queued task ends at once; a running one is flagged and its worker stops at the next check."""
         ended_ms = now_ms()
         with self.db.write_transaction() as conn:
-            conn.execute(
+            ended = conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
                 .where(tasks.c.status == TaskStatus.QUEUED.value)
                 .values(status=TaskStatus.FAILED.value, reason=CANCELED, completed_ms=ended_ms, eta=0)
-            )
+                .returning(*ENDED_COLUMNS)
+            ).one_or_none()
+            if ended is not None:
+                add_ended(conn, ended)
             conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
@@ -347,9 +361,17 @@ class SqlTaskStore:
         monotonic = case((tasks.c.progress < progress, progress), else_=tasks.c.progress)
         return self.db.write_one(self._fenced(task_id, attempt).values(progress=monotonic, eta=eta))
 
-    def set_params(self, task_id: str, attempt: int, params: TaskParams) -> bool:
-        """Record inputs once fetched (URLs replaced by stored hashes), so a retry never re-downloads."""
-        return self.db.write_one(self._fenced(task_id, attempt).values(params=params.to_json()))
+    def set_params(
+        self, task_id: str, attempt: int, params: TaskParams, stored_inputs: Sequence[str] = ()
+    ) -> bool:
+        """Record inputs once fetched (URLs replaced by stored hashes), so a retry never re-downloads;
+        `stored_inputs` as in `create_task` (InputsGone, and nothing written, when one is gone)."""
+        with self.db.write_transaction() as conn:
+            if conn.execute(self._fenced(task_id, attempt).values(params=params.to_json())).rowcount != 1:
+                return False
+            if not RetentionStore.keep(conn, stored_inputs):
+                raise InputsGone
+        return True
 
     def save_engine_state(
         self, task_id: str, attempt: int, values: Mapping[str, Any], public: Mapping[str, Any]
@@ -393,7 +415,7 @@ class SqlTaskStore:
     def complete(self, task_id: str, attempt: int, output_key: str, info: dict[str, Any]) -> bool:
         """False when the attempt lost its task, or a cancel came in (`attempt_state` tells which):
         a task cancelled while its render finished ends CANCELED, never SUCCEED."""
-        return self.db.write_one(
+        return self._end(
             self._fenced(task_id, attempt)
             .where(tasks.c.cancel_requested.is_(False))
             .values(
@@ -411,7 +433,7 @@ class SqlTaskStore:
     def fail(self, task_id: str, attempt: int, reason: str, info: dict[str, Any] | None = None) -> bool:
         """End the task FAILED with `reason`; `info`, when given, becomes its `extra` notes."""
         notes = {} if info is None else {"result_info": json.dumps(info, sort_keys=True)}
-        return self.db.write_one(
+        return self._end(
             self._fenced(task_id, attempt).values(
                 status=TaskStatus.FAILED.value,
                 reason=reason,
@@ -435,9 +457,20 @@ class SqlTaskStore:
             lease_until=None,
         )
         with self.db.write_transaction() as conn:
-            released = conn.execute(statement).rowcount == 1
+            released = conn.execute(statement.returning(*ENDED_COLUMNS)).one_or_none()
+            if released is not None and released.status == TaskStatus.FAILED.value:
+                add_ended(conn, released)
             self.db.announce_work(conn)
-        return released
+        return released is not None
+
+    def _end(self, statement: Any) -> bool:
+        """Run a task's fenced terminal UPDATE and count it in the usage ledger, in one transaction:
+        whether it changed the task (a write that lost its fence counts nothing)."""
+        with self.db.write_transaction() as conn:
+            ended = conn.execute(statement.returning(*ENDED_COLUMNS)).one_or_none()
+            if ended is not None:
+                add_ended(conn, ended)
+        return ended is not None
 
     def count_by_status(self) -> dict[tuple[TaskStatus, str], int]:
         """Tasks by (status, engine)."""

@@ -12,6 +12,7 @@ from vidgate.clock import now
 from vidgate.errors import CANCELED, MAX_ATTEMPTS_EXCEEDED
 from vidgate.store.database import Database
 from vidgate.store.tables import tasks
+from vidgate.store.usage import ENDED_COLUMNS, add_ended
 from vidgate.tasks.model import TaskStatus
 from vidgate.tasks.offpeak import OFF_PEAK_EXPIRED
 
@@ -61,7 +62,10 @@ class Sweeper:
                 lease_until=None,
                 completed_ms=int(at * 1000),
             )
-            .returning(tasks.c.id, tasks.c.attempt)
+            .returning(tasks.c.id, tasks.c.attempt, *ENDED_COLUMNS)
         )
         with self.db.write_transaction() as conn:
-            return [(row.id, row.attempt) for row in conn.execute(statement)]
+            ended = conn.execute(statement).all()
+            for row in ended:
+                add_ended(conn, row)  # in the same transaction: each task counts once
+        return [(row.id, row.attempt) for row in ended]

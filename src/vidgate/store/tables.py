@@ -61,6 +61,10 @@ tasks = Table(
     Column("engine_state", Text, nullable=False, server_default="{}"),
     Column("engine_event", Text),
     Index("ix_tasks_engine_claim", "status", "engine", "priority", "created_ms"),
+    # Retention (migration 0006): when the sweeper deleted the task's video (the row is kept).
+    Column("expired_ms", BigInteger),
+    Index("ix_tasks_completed", "status", "completed_ms"),
+    Index("ix_tasks_output_key", "output_key"),
 )
 
 api_keys = Table(
@@ -92,4 +96,32 @@ workers = Table(
     Column("engines", Text, nullable=False),  # comma-separated engine names
     Column("started_ms", BigInteger, nullable=False),
     Column("seen_ms", BigInteger, nullable=False),
+)
+
+# Stored inputs by content hash (migration 0006): a submit that uses one renews `last_used_ms` in its
+# task's transaction; the sweeper deletes one unused for the retention period (see store/retention.py).
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("last_used_ms", BigInteger, nullable=False),
+    Index("ix_inputs_last_used", "last_used_ms"),
+)
+
+# The usage ledger (migration 0007): written in the transaction of a task's insert and of its terminal
+# transition, so each task counts once however many attempts it took (see store/usage.py).
+USAGE_COUNTS = ("submitted", "succeeded", "failed", "cancelled")
+usage = Table(
+    "usage",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("key_id", String(36), primary_key=True),  # "" for tasks submitted without a key
+    Column("engine", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in USAGE_COUNTS),
+    Column("video_seconds", Float, nullable=False, server_default="0"),
+    Column("render_seconds", Float, nullable=False, server_default="0"),
+    Index("ix_usage_day", "day"),
+    Index("ix_usage_key_day", "key_id", "day"),
 )

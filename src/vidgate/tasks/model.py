@@ -81,6 +81,7 @@ class Task:
     engine: str = "motion"
     engine_state: dict[str, Any] = field(default_factory=dict)  # kept by its engine across attempts
     estimate_ms: int = 0  # its engine's guess of the render time, for the queue's ETAs
+    expired_ms: int | None = None  # when retention deleted its video (VIDGATE_RETENTION)
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,15 @@ from vidgate.results import ResultDocuments
 from vidgate.settings import Settings
 from vidgate.storage import ObjectStore
 from vidgate.store.database import is_unavailable
+from vidgate.store.retention import STORE_TRIES, InputsGone
 from vidgate.store.sql import SqlTaskStore
 from vidgate.store.wakeup import WorkWaiter
 from vidgate.store.workers import ANNOUNCE_INTERVAL_S
-from vidgate.tasks.model import Task
+from vidgate.tasks.model import Task, TaskParams
 from vidgate.tasks.offpeak import window_is_open
 from vidgate.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
 from vidgate.webhooks import WebhookSender
+from vidgate.worker.gc import collect_garbage
 from vidgate.worker.jobs import build_render_job, load_images
 
 log = logging.getLogger("vidgate.worker")
@@ -198,8 +200,10 @@ class Worker:
         outage_wait = 0.0  # > 0 while the database is out of reach: the wait before the next try
         while not stop.is_set():
             if time.monotonic() >= next_sweep:
-                with contextlib.suppress(Exception):
+                try:
                     self.sweep()
+                except Exception:  # a database or storage blip: the next sweep tries again
+                    log.warning("sweep failed", exc_info=True)
                 next_sweep = time.monotonic() + self.settings.sweep_interval
             try:
                 worked = self.run_once()
@@ -220,11 +224,14 @@ class Worker:
 
     def sweep(self) -> None:
         """Fail the tasks whose last attempt's worker died (or whose deadline passed), and remove what
-        that attempt left: no later attempt of the task will come to clean up after it."""
+        that attempt left: no later attempt of the task will come to clean up after it. Then delete
+        what outlived VIDGATE_RETENTION (one batch; the next sweep takes the rest)."""
         deadline_s = self.settings.off_peak_deadline_hours * 3600
         for task_id, attempt in self.store.sweeper.sweep(off_peak_deadline_s=deadline_s):
             self._remove_earlier_attempts(task_id, attempt + 1)
         self.store.workers.forget_gone()
+        if (retention_s := self.settings.retention_seconds()) is not None:
+            collect_garbage(self.store, self.objects, retention_s)
 
     def run_once(self) -> bool:
         task = self.store.claim(
@@ -350,18 +357,29 @@ class Worker:
         """Fetch URL inputs once, keep them by hash, and record that so a retry reads the stored copy;
         the images as the engine reads them, and their stored references."""
         params = task.params
-        refs = [
-            ref if ref.startswith(STORED_PREFIX) else self._fetch(ref, i)
-            for i, ref in enumerate(params.images)
-        ]
-        if refs != params.images and not self.store.set_params(
-            task.id, task.attempt, replace(params, images=refs)
-        ):
+        fetched = {
+            i: self._fetch(ref, i) for i, ref in enumerate(params.images) if not ref.startswith(STORED_PREFIX)
+        }
+        refs = [fetched[i][0] if i in fetched else ref for i, ref in enumerate(params.images)]
+        if fetched and not self._record_fetched(task, replace(params, images=refs), list(fetched.values())):
             raise LeaseLost
         loaders = [functools.partial(load_stored, self.objects, ref) for ref in refs]
         return load_images(params, loaders, engine), refs
 
-    def _fetch(self, url: str, index: int) -> str:
+    def _record_fetched(self, task: Task, params: TaskParams, stored: list[tuple[str, bytes]]) -> bool:
+        """Record the fetched inputs on the task (fenced); when retention took one between its store
+        and this record (see store/retention.py), store it again and retry."""
+        digests = [ref.removeprefix(STORED_PREFIX) for ref, _png in stored]
+        for _ in range(STORE_TRIES - 1):
+            try:
+                return self.store.set_params(task.id, task.attempt, params, digests)
+            except InputsGone:
+                for _ref, png in stored:
+                    store_image(self.objects, png, self.store.retention.register_input)
+        return self.store.set_params(task.id, task.attempt, params, digests)
+
+    def _fetch(self, url: str, index: int) -> tuple[str, bytes]:
+        """The stored reference of a fetched image, and its normalised bytes."""
         s = self.settings
         data = self.fetcher.fetch(url, index)
         try:
@@ -370,7 +388,7 @@ class Worker:
             raise InvalidImageUrl(
                 f"images[{index}]: the URL did not return a PNG, JPEG or WebP image."
             ) from None
-        return store_image(self.objects, png)
+        return store_image(self.objects, png, self.store.retention.register_input), png
 
     def _progress_reporter(self, task: Task, heartbeat: Heartbeat) -> ProgressCallback:
         started = time.monotonic()
