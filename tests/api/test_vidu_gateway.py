@@ -141,6 +141,16 @@ def test_requests_the_engine_cannot_serve_are_refused_at_submit(gateway: Api, fa
     assert fake.creates == [] and gateway.services.store.list_tasks("alice") == []
 
 
+def test_the_provider_speaks_for_itself_so_vidgates_speech_rules_do_not_apply(gateway: Api) -> None:
+    gateway.services.settings.speech = False  # no eSpeak on this host,
+    gateway.services.settings.strict_voices = True  # and only catalogue voices for vidgate's own speech
+    line = {"prompt": 'She says: "We should go home now."', "audio": True, "voice_id": "vidu_voice_123"}
+    assert gateway.submit({"images": [data_uri(make_image())], **line}).status_code == 400, "motion refuses"
+    task_id = submit(gateway, extra={"engine": "vidu"}, **line)
+    task = gateway.services.store.get_task(task_id)
+    assert task is not None and task.params.voice_id == "vidu_voice_123", "forwarded as given"
+
+
 def test_a_key_pinned_to_an_engine_runs_there_and_nowhere_else(gateway: Api) -> None:
     _record, pinned = gateway.services.store.keys.create("bob", engine="vidu")
     headers = {"Authorization": f"Bearer {pinned}"}

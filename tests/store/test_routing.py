@@ -83,3 +83,19 @@ def test_a_queued_tasks_work_ahead_counts_only_its_own_engine(store: SqlTaskStor
     ahead = store.work_ahead(queued)
     assert ahead[later_vidu].estimate_ms == 3_000 and ahead[later_vidu].busy_workers == 0
     assert {task.engine for task in queued} == {"vidu"}
+
+
+def test_tasks_submitted_in_the_same_millisecond_still_queue_one_behind_the_other(
+    store: SqlTaskStore,
+) -> None:
+    with clock.frozen(clock.now()):
+        first, second = submit(store, "vidu", 3_000), submit(store, "vidu", 5_000)
+    queued = [task for task in store.list_tasks("team") if task.status is TaskStatus.QUEUED]
+    ahead = store.work_ahead(queued)
+    assert sorted(ahead[task_id].estimate_ms for task_id in (first, second)) == [
+        0,
+        3_000 if first < second else 5_000,
+    ]
+    claimed = store.claim("w", 30, engines=["vidu"])
+    assert claimed is not None and claimed.id == min(first, second), "the claim takes the one counted first"
+    assert ahead[claimed.id].estimate_ms == 0

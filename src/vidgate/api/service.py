@@ -86,14 +86,16 @@ class Services:
         check_image_count(len(request.images), self.settings.max_images)
         if key is not None and key.limits.any and idempotency_key is None:
             self.store.check_quota(key)  # before decoding images: over its limit, a client costs little
-        if request.audio:
-            self._check_speech(request)
-        if request.extra and request.extra.webhook:
-            self.check_webhook_url(request.extra.webhook.url)
         requested = request.extra.engine if request.extra else None
         engine = engines.choose_engine(requested, key.engine if key else None, self.settings)
         # Checked on the request's own image list first, so an impossible request decodes nothing.
         engines.check_request(engine, request.to_params(request.images), self.settings)
+        # vidgate's own speech, only where vidgate speaks: an engine that makes its own sound (an
+        # upstream provider) takes the prompt and voice_id as they are.
+        if request.audio and "audio" not in engines.spec(engine).limits(self.settings).renders_itself:
+            self._check_speech(request)
+        if request.extra and request.extra.webhook:
+            self.check_webhook_url(request.extra.webhook.url)
         request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         accepted = [self._accept_image(ref, index) for index, ref in enumerate(request.images)]
         params = request.to_params([ref for ref, _png in accepted], self._extra(request, base_url))

@@ -32,6 +32,9 @@ from vidgate.tasks.model import ApiKey, Task, TaskParams, TaskStatus
 
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
+# The order claims take queued tasks in: normal before off-peak, then first come first served; the
+# id breaks ties between tasks submitted in the same millisecond, so the order is total.
+CLAIM_ORDER = (tasks.c.priority, tasks.c.created_ms, tasks.c.id)
 CAPPED_CLAIM_LOCK = 7461636876  # a PostgreSQL advisory lock key (the migration lock is ...875)
 
 
@@ -216,16 +219,15 @@ class SqlTaskStore:
         ids = [task.id for task in queued]
         if not ids:
             return {}
-        in_claim_order = (tasks.c.priority, tasks.c.created_ms)
-        # Up to and including this task's (priority, created_ms), less the tasks that share them:
-        # exactly the tasks a claim takes first.
+        # Every queued task of the same engines up to and including this one, in claim order, less
+        # its own estimate: exactly the tasks a claim takes first.
         up_to_here = func.sum(tasks.c.estimate_ms).over(
-            partition_by=tasks.c.engine, order_by=in_claim_order, range_=(None, 0)
+            partition_by=tasks.c.engine, order_by=CLAIM_ORDER, rows=(None, 0)
         )
-        peers = func.sum(tasks.c.estimate_ms).over(partition_by=(tasks.c.engine, *in_claim_order))
         queue = (
-            select(tasks.c.id, tasks.c.engine, (up_to_here - peers).label("ahead_ms"))
+            select(tasks.c.id, tasks.c.engine, (up_to_here - tasks.c.estimate_ms).label("ahead_ms"))
             .where(tasks.c.status == TaskStatus.QUEUED.value)
+            .where(tasks.c.engine.in_({task.engine for task in queued}))
             .subquery()
         )
         rendering = (
@@ -305,7 +307,7 @@ class SqlTaskStore:
         if off_peak_deadline_s is not None:
             cutoff_ms = int((at - off_peak_deadline_s) * 1000)
             claimable = and_(claimable, or_(tasks.c.priority == 0, tasks.c.created_ms >= cutoff_ms))
-        order = (tasks.c.created_ms,) if off_peak_window_open else (tasks.c.priority, tasks.c.created_ms)
+        order = (tasks.c.created_ms, tasks.c.id) if off_peak_window_open else CLAIM_ORDER
         candidate = (
             select(tasks.c.id)
             .where(claimable)
