@@ -168,3 +168,17 @@ def third_party_imports(path: Path) -> set[str]:
 
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def test_what_the_api_reads_of_engines_loads_no_engine() -> None:
+    """The API checks submits against every engine's limits: that must not load PyAV, numpy or torch."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, vidgate.engines as e; from vidgate.settings import Settings; "
+        "[e.spec(n).limits(Settings(_env_file=None)) for n in ('motion', 'vidu')]; "
+        "print(sorted(m for m in ('av', 'numpy', 'torch', 'diffusers') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

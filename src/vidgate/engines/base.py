@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from vidgate.errors import TaskFailure
-from vidgate.media.encode import FrameFilter
 from vidgate.tasks.model import TaskParams
+
+if TYPE_CHECKING:  # the API process reads engines' limits and never needs PyAV or numpy for that
+    import numpy as np
+
+    from vidgate.media.encode import FrameFilter
 
 Amplitude = Literal["auto", "small", "medium", "high"]
 
@@ -43,6 +45,11 @@ class RenderCancelled(Exception):
 RenderError = TaskFailure
 
 
+class AttemptLost(Exception):
+    """Raised by `EngineState.save` when this attempt no longer holds its task (its lease expired and
+    another attempt took it over): the engine stops, and leaves what it started to that attempt."""
+
+
 class EngineState(Protocol):
     """What an engine keeps across the attempts of one task, e.g. the upstream task id of a gateway
     engine, so that a retried attempt resumes the upstream task instead of creating a second one."""
@@ -53,7 +60,8 @@ class EngineState(Protocol):
 
     def save(self, values: Mapping[str, Any], public: Mapping[str, Any] | None = None) -> None:
         """Merge `values` into the saved state, durably, before returning; `public` is merged into the
-        task's `extra` at once (e.g. `provider_request_id`). Raises when this attempt lost the task."""
+        task's `extra` at once (e.g. `provider_request_id`). Raises `AttemptLost` when this attempt
+        lost the task; a database fault propagates as itself."""
         ...
 
     def pushed(self) -> dict[str, Any] | None:

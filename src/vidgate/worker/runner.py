@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vidgate.engines import get_engine, spec
-from vidgate.engines.base import CancelCheck, Engine, ProgressCallback, RenderCancelled
+from vidgate.engines.base import AttemptLost, CancelCheck, Engine, ProgressCallback, RenderCancelled
 from vidgate.errors import CANCELED, RENDER_FAILED, InvalidImageFormat, InvalidImageUrl, VidgateError
 from vidgate.inputs.fetch import ImageFetcher, log_private_urls_allowed
 from vidgate.inputs.images import STORED_PREFIX, input_key, load_stored, normalise, store_image
@@ -59,7 +59,7 @@ def video_key(task_id: str, attempt: int) -> str:
     return f"videos/{task_id}-{attempt}.mp4"
 
 
-class LeaseLost(Exception):
+class LeaseLost(AttemptLost):
     """Another attempt owns the task now; stop and throw away this attempt's work."""
 
 

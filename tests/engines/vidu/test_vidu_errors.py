@@ -31,7 +31,9 @@ REASONS = [
     (429, "QuotaExceeded", errors.UPSTREAM_QUOTA_EXCEEDED),
     (429, "TooManyRequests", errors.UPSTREAM_THROTTLED),
     (429, "SystemThrottling", errors.UPSTREAM_THROTTLED),
-    (500, "InternalServiceFailure", errors.UPSTREAM_UNAVAILABLE),
+    (503, "InternalServiceFailure", errors.UPSTREAM_UNAVAILABLE),
+    # A 500 to a create may follow a task the provider did create: never sent again, said so.
+    (500, "InternalServiceFailure", errors.UPSTREAM_CREATE_UNCERTAIN),
     (400, "SomethingNew", errors.UPSTREAM_REJECTED),
 ]
 
@@ -91,12 +93,22 @@ def test_server_errors_back_off_until_the_budget_runs_out(
     tmp_path: Path, fake: FakeVidu, make_engine: Callable[..., ViduEngine]
 ) -> None:
     engine = make_engine(vidu_retry_budget=0.3, vidu_retry_delay=0.05)
-    fake.script("create", *[error(500, "InternalServiceFailure")] * 20)
+    fake.script("create", *[error(503, "InternalServiceFailure")] * 20)
     with pytest.raises(RenderError) as failed:
         render(engine, make_job(tmp_path))
     assert failed.value.reason == errors.UPSTREAM_UNAVAILABLE
     gaps = [b.at - a.at for a, b in zip(fake.creates, fake.creates[1:], strict=False)]
     assert 2 <= len(fake.creates) <= 4 and gaps == sorted(gaps), "doubling delays: 0.05, 0.1, ..."
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_server_error_to_a_create_is_never_sent_again(
+    tmp_path: Path, fake: FakeVidu, engine: ViduEngine, status: int
+) -> None:
+    fake.script("create", error(status, "InternalServiceFailure"))
+    with pytest.raises(RenderError) as failed:
+        render(engine, make_job(tmp_path))
+    assert failed.value.reason == errors.UPSTREAM_CREATE_UNCERTAIN and len(fake.creates) == 1
 
 
 def test_polls_ride_out_throttling_and_outages(tmp_path: Path, fake: FakeVidu, engine: ViduEngine) -> None:

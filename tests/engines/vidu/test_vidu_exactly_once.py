@@ -12,7 +12,7 @@ import pytest
 from engines.vidu.vidu_support import MemoryState, Progress, make_job, render
 from fakes.vidu_provider import FakeVidu, Reply, error
 from vidgate import errors
-from vidgate.engines.base import RenderError
+from vidgate.engines.base import RenderCancelled, RenderError
 from vidgate.engines.vidu import engine as vidu_engine
 from vidgate.engines.vidu.engine import ViduEngine
 
@@ -50,6 +50,25 @@ def test_a_saved_upstream_id_is_resumed_from_the_start(
     state = MemoryState({"create_started": True, "upstream_task_id": upstream_id})
     render(engine, make_job(tmp_path, state=state, task_id="t-a"))
     assert fake.creates == [] and fake.calls("creations")
+
+
+def test_a_resumed_attempt_cancelled_before_it_follows_cancels_the_upstream_task(
+    tmp_path: Path, fake: FakeVidu, engine: ViduEngine
+) -> None:
+    fake.states = ["created", "queueing", "processing"]
+    first = Progress()
+    state = MemoryState()
+    with pytest.raises(RenderCancelled):  # attempt 1 creates, then its lease is lost while it waits
+        engine.render(make_job(tmp_path, state=state), first, lambda: bool(fake.tasks) and state.lose())
+    (upstream_id,) = fake.tasks
+    assert fake.calls("cancel") == [], "a lost attempt leaves the upstream task to the next one"
+    state.lost = False
+    cancelled = Progress()
+    cancelled.cancel = True  # the task was cancelled before attempt 2 began
+    with pytest.raises(RenderCancelled) as ended:
+        engine.render(make_job(tmp_path, state=state), cancelled, cancelled.should_cancel)
+    assert ended.value.info == {"upstream_cancel": "cancelled"} and fake.tasks[upstream_id].cancelled
+    assert len(fake.creates) == 1
 
 
 def test_a_create_started_without_an_id_is_not_created_again(

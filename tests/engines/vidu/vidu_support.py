@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fakes.vidu_provider import API_KEY, FakeVidu
-from vidgate.engines.base import RenderJob, RenderResult
+from vidgate.engines.base import AttemptLost, RenderJob, RenderResult
 from vidgate.engines.vidu.engine import ViduEngine
 from vidgate.media.watermark import provenance_tags
 from vidgate.settings import Settings
@@ -33,13 +33,19 @@ class MemoryState:
 
     def save(self, values: Mapping[str, Any], public: Mapping[str, Any] | None = None) -> None:
         if self.lost:
-            raise RuntimeError("this attempt no longer owns the task")
+            raise AttemptLost("this attempt no longer owns the task")
         self.saves.append(dict(values))
         self.values.update(values)
         self.public.update(public or {})
 
     def pushed(self) -> dict[str, Any] | None:
         return self.pushed_event
+
+    def lose(self) -> bool:
+        """This attempt loses its task from now on (as its lease expiring would); True, for a cancel
+        check that reports it."""
+        self.lost = True
+        return True
 
 
 def vidu_settings(tmp_path: Path, fake: FakeVidu, **overrides: Any) -> Settings:

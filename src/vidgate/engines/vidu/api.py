@@ -214,9 +214,12 @@ class ViduClient:
             return self._transient(errors.UPSTREAM_UNAVAILABLE, _unavailable(f"it {why}")), None
         status = response.status_code
         if status == 429 or status >= 500:
-            if creates and status == 504:  # a proxy gave up waiting; the provider may have created it
-                raise self._uncertain("a gateway timed out (504) while the provider created the task")
+            # Only 429 and 503 say the create was not taken on. A 500 or 502 may come after the
+            # provider created the task (a fault on the way back, a proxy), a 504 from a proxy that
+            # gave up waiting: sending it again could pay twice.
             reason, words = self._envelope(response)
+            if creates and status >= 500 and status != 503:
+                raise self._uncertain(f"the provider answered while creating the task: {words.rstrip('.')}")
             return self._transient(reason, words), _retry_after(response)
         return response, None
 

@@ -27,6 +27,7 @@ import httpx
 
 from vidgate import errors
 from vidgate.engines.base import (
+    AttemptLost,
     CancelCheck,
     ProgressCallback,
     RenderCancelled,
@@ -134,6 +135,9 @@ class ViduEngine:
     ) -> RenderResult:
         progress = UpstreamProgress(on_progress, self.settings.vidu_expected_render_seconds, self._clock)
         if should_cancel():
+            resumed = job.state.saved().get("upstream_task_id")
+            if resumed:  # a retried attempt cancelled before it followed the task: cancel it upstream
+                self._cancel(job, str(resumed))
             raise RenderCancelled("cancelled before the upstream task was created")
         task_id = self._upstream_task(job)
         view = self._wait(job, task_id, progress, should_cancel)
@@ -277,8 +281,8 @@ class ViduEngine:
         """Cancel upstream and raise `RenderCancelled`; `should_cancel()` is also true when this attempt
         lost its lease, and then the upstream task belongs to the next attempt and must live on."""
         try:
-            job.state.save({"cancel_requested": True})  # raises when this attempt lost the task
-        except Exception:
+            job.state.save({"cancel_requested": True})  # raises AttemptLost when this attempt lost the task
+        except AttemptLost:
             raise RenderCancelled("this attempt lost the task", info={}) from None
         try:
             cancelled = self.client.cancel(task_id)
