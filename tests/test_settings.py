@@ -48,7 +48,8 @@ def test_engine_lists_are_comma_separated_and_the_default_engine_is_enabled(
     monkeypatch.setenv("VIDGATE_WORKER_ENGINES", "vidu")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.enabled_engines() == ["motion", "vidu"] and settings.engines_to_run() == ["vidu"]
-    with pytest.raises(ValueError, match="not among engines"):
-        Settings(engines=["vidu"], _env_file=None)  # type: ignore[call-arg]
+    assert Settings(engines=["vidu"], _env_file=None).engine == "vidu", "one engine: the default"  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="VIDGATE_ENGINE 'motion' is not among VIDGATE_ENGINES"):
+        Settings(engines=["vidu"], engine="motion", _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="worker_engines diffusers not among engines"):
         Settings(worker_engines=["diffusers"], _env_file=None)  # type: ignore[call-arg]

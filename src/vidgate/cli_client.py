@@ -298,14 +298,15 @@ def _progress_bar() -> Iterator[Progress | None]:
 @contextlib.contextmanager
 def render_progress() -> Iterator[Callable[[float], None]]:
     """For `vidgate generate`: an engine `on_progress` callback (a fraction in [0, 1]) that draws the
-    same bar on stderr when it is a terminal, and does nothing otherwise."""
+    same bar on stderr when it is a terminal, and does nothing otherwise (without even importing
+    rich: a scripted `generate` pays nothing for it)."""
+    if not sys.stderr.isatty():
+        yield lambda _fraction: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda _fraction: None
-        return
     columns = (
         TextColumn("rendering"),
         BarColumn(),

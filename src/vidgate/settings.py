@@ -760,6 +760,17 @@ class Settings(BaseSettings):
         description=("Decode the video in tiles: lower peak memory at large sizes, slightly slower."),
         json_schema_extra=DIFFUSERS,
     )
+    diffusers_seconds_per_video_second: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "The render time of one second of video on this deployment's GPUs, in seconds (> 0), for "
+            "the queue's ETAs of diffusers tasks until they run (a running task's ETA comes from its "
+            "measured steps). About 30 for Wan 2.2 TI2V-5B at 720p with the quality preset on one "
+            "H100; lower it for the fast preset."
+        ),
+        json_schema_extra=DIFFUSERS,
+    )
 
     @field_validator("engines", "worker_engines", mode="before")
     @classmethod
@@ -768,9 +779,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _engines_enabled(self) -> Settings:
+        if self.engines and "engine" not in self.model_fields_set:
+            self.engine = self.engines[0]  # VIDGATE_ENGINES=vidu alone: its one engine is the default
         enabled = self.enabled_engines()
         if self.engine not in enabled:
-            raise ValueError(f"engine {self.engine!r} is not among engines ({', '.join(enabled)})")
+            raise ValueError(
+                f"VIDGATE_ENGINE {self.engine!r} is not among VIDGATE_ENGINES ({', '.join(enabled)})"
+            )
         if strays := [name for name in self.worker_engines if name not in enabled]:
             raise ValueError(f"worker_engines {', '.join(strays)} not among engines ({', '.join(enabled)})")
         return self

@@ -183,9 +183,11 @@ def test_engines_lists_limits_and_whether_a_worker_serves_each(gateway: Api) -> 
     assert "vidgate_upstream_create_uncertain_tasks 0.0" in metrics
 
 
-def callback(api: Api, task_id: str, body: bytes, key: str = API_KEY) -> object:
+def callback(
+    api: Api, task_id: str, body: bytes, key: str = API_KEY, signed_path: str = CALLBACK_PATH
+) -> object:
     query = f"task_id={task_id}"
-    headers = sign_callback(CALLBACK_PATH, query, key) | {"Content-Type": "application/json"}
+    headers = sign_callback(signed_path, query, key) | {"Content-Type": "application/json"}
     return api.client.post(f"{CALLBACK_PATH}?{query}", content=body, headers=headers)
 
 
@@ -200,7 +202,14 @@ def test_signed_callbacks_are_recorded_for_the_engine_and_bad_ones_change_nothin
     )
     assert good.status_code == 200 and good.json() == {"recorded": True}  # type: ignore[attr-defined]
     assert store.engine_event(task_id) == {"id": "1", "state": "processing", "payload": task_id}
-    unknown = callback(gateway, "00000000-0000-4000-8000-000000000000", b"{}")
+    gateway.services.settings.public_base_url = "https://video.example.com/gateway"  # behind a proxy
+    body = b'{"id": "1", "state": "success", "payload": "' + task_id.encode() + b'"}'
+    prefixed = callback(gateway, task_id, body, signed_path=f"/gateway{CALLBACK_PATH}")
+    assert prefixed.status_code == 200, "signed for the public URL, received without its prefix"  # type: ignore[attr-defined]
+    assert callback(gateway, task_id, body).status_code == 401  # type: ignore[attr-defined]
+    unknown = callback(
+        gateway, "00000000-0000-4000-8000-000000000000", b"{}", signed_path=f"/gateway{CALLBACK_PATH}"
+    )
     assert unknown.status_code == 404  # type: ignore[attr-defined]
 
 

@@ -318,6 +318,20 @@ def test_folders_of_other_models_are_refused_by_name(tmp_path: Path) -> None:
         SPEC.check_settings(engine_settings(sharded))  # type: ignore[misc]
 
 
+def test_a_wan_text_to_video_model_with_two_experts_is_refused_at_start(
+    wan_a14b_folder: Path, tmp_path: Path
+) -> None:
+    """Wan 2.2 T2V-A14B has A14B's two experts; its transformer takes no image latents."""
+    text_only = shutil.copytree(wan_a14b_folder, tmp_path / "t2v-a14b")
+    z_dim = json.loads((text_only / "vae" / "config.json").read_text()).get("z_dim", 16)
+    for transformer in ("transformer", "transformer_2"):
+        config = text_only / transformer / "config.json"
+        if config.exists():
+            config.write_text(json.dumps(json.loads(config.read_text()) | {"in_channels": z_dim}))
+    with pytest.raises(ValueError, match="a Wan text-to-video model"):
+        SPEC.check_settings(engine_settings(text_only))  # type: ignore[misc]
+
+
 def test_a_family_setting_that_contradicts_the_folder_is_refused(wan_ti2v_folder: Path) -> None:
     with pytest.raises(ValueError, match=r"VIDGATE_DIFFUSERS_FAMILY is 'ltx-2' but .* holds 'wan-ti2v-5b'"):
         SPEC.check_settings(engine_settings(wan_ti2v_folder, diffusers_family="ltx-2"))  # type: ignore[misc]

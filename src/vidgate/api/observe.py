@@ -94,7 +94,7 @@ class TaskCollector(Collector):
             "Tasks failed because a worker died between an upstream create and recording its id "
             "(the provider may have run them: see docs/engines.md)",
         )
-        uncertain.add_metric([], self.store.count_failed_with(UPSTREAM_CREATE_UNCERTAIN))
+        uncertain.add_metric([], self.store.count_failed_with(UPSTREAM_CREATE_UNCERTAIN, "vidu"))
         yield from (totals, by_engine, workers, uncertain)
 
 

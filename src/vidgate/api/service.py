@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from vidgate import engines
 from vidgate.api.speech_check import SpeechCheckPool, SpeechQuestion, shared_pool
@@ -292,7 +293,12 @@ class Services:
 
         if "vidu" not in self.settings.enabled_engines():
             raise ApiNotFound("This server runs no vidu engine.")
-        event = verify_callback(headers, path, query, body, self.settings.vidu_api_key.get_secret_value())
+        # The provider signed the URL it was given: behind a proxy that strips a path prefix of
+        # VIDGATE_PUBLIC_BASE_URL, the path received here lacks that prefix.
+        prefix = urlsplit(self.settings.public_base_url).path.rstrip("/")
+        signed_path = path if not prefix or path.startswith(f"{prefix}/") else prefix + path
+        key = self.settings.vidu_api_key.get_secret_value()
+        event = verify_callback(headers, signed_path, query, body, key)
         task = self.store.get_task(task_id) if is_task_id(task_id) else None
         if task is None or task.engine != "vidu":
             raise TaskNotFound(f"No vidu task with id {task_id!r}.")

@@ -102,6 +102,9 @@ SPECS: dict[str, EngineSpec] = {
         load=_load_diffusers,
         check_settings=_check_diffusers_settings,
         check_request=_check_diffusers_request,
+        estimate_ms=lambda params, settings: round(
+            params.duration * settings.diffusers_seconds_per_video_second * 1000
+        ),
     ),
 }
 ENGINE_NAMES = tuple(SPECS)
@@ -133,13 +136,17 @@ def choose_engine(requested: str | None, pinned: str | None, settings: Settings)
     """The engine a submit runs on: the request's `extra.engine`, else its key's pinned engine, else
     VIDGATE_ENGINE. Only engines this deployment enables, and the key may use, are accepted."""
     enabled = settings.enabled_engines()
-    allowed = [pinned] if pinned is not None else enabled
+    allowed = [engine for engine in ([pinned] if pinned is not None else enabled) if engine in enabled]
     name = requested or pinned or settings.engine
-    if name not in allowed or name not in enabled:
-        why = "this API key may use" if pinned is not None and name in enabled else "this server runs"
+    if name not in allowed:
+        if pinned is not None and pinned not in enabled:
+            why = f"this API key is pinned to engine {pinned!r}, which this server does not run"
+        elif pinned is not None:
+            why = f"{name!r} is not an engine this API key may use; use {pinned!r}"
+        else:
+            why = f"{name!r} is not an engine this server runs; use one of {', '.join(allowed)}"
         raise InvalidRequestBody(
-            f"Field 'extra.engine': {name!r} is not an engine {why}; use one of {', '.join(allowed)}.",
-            {"field": "extra.engine", "allowed": [engine for engine in allowed if engine in enabled]},
+            f"Field 'extra.engine': {why}.", {"field": "extra.engine", "allowed": allowed}
         )
     return name
 

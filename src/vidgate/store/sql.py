@@ -480,10 +480,13 @@ class SqlTaskStore:
         with self.db.read() as conn:
             return {(TaskStatus(status), engine): int(count) for status, engine, count in conn.execute(query)}
 
-    def count_failed_with(self, reason: str) -> int:
-        """Tasks that ended FAILED with this reason (the reason, then `: ` and its words)."""
+    def count_failed_with(self, reason: str, engine: str) -> int:
+        """Tasks of `engine` that ended FAILED with this reason (the reason, then `: ` and its words);
+        the status and engine narrow it on the claim index before the reasons are read."""
         query = select(func.count()).where(
-            tasks.c.status == TaskStatus.FAILED.value, tasks.c.reason.startswith(f"{reason}:")
+            tasks.c.status == TaskStatus.FAILED.value,
+            tasks.c.engine == engine,
+            tasks.c.reason.startswith(f"{reason}:"),
         )
         with self.db.read() as conn:
             return int(conn.execute(query).scalar_one())

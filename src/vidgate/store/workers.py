@@ -39,7 +39,7 @@ class WorkerRegistry:
             conn.execute(delete(workers).where(workers.c.id == worker_id))
 
     def live_by_engine(self, stale_s: float = STALE_S) -> Counter[str]:
-        """How many live workers run each engine; rows of workers gone for long are removed."""
+        """How many live workers run each engine (seen within `stale_s`, by each host's own clock)."""
         cutoff = now_ms() - int(stale_s * 1000)
         with self.db.read() as conn:
             rows = conn.execute(select(workers.c.engines).where(workers.c.seen_ms >= cutoff)).scalars().all()

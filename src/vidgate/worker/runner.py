@@ -167,8 +167,6 @@ class Worker:
             waiter.close()
             for thread in helpers:
                 thread.join(timeout=WEBHOOK_TIMEOUT_S + 1)
-            with contextlib.suppress(Exception):
-                self.store.workers.leave(self.worker_id)
             self.close()
 
     def close(self) -> None:
@@ -178,14 +176,16 @@ class Worker:
                 close()
 
     def _announce(self, stop: threading.Event) -> None:
-        """Keep this worker's row in the registry fresh, so the API knows its engines are served."""
-        while True:
+        """Keep this worker's row in the registry fresh, so the API knows its engines are served;
+        the row goes when this thread ends, after its last announcement (never before it)."""
+        while not stop.is_set():
             try:
                 self.store.workers.announce(self.worker_id, list(self.engines))
             except Exception as exc:  # a database blip: the next announcement comes soon enough
                 log.warning("worker announcement failed", exc_info=not is_unavailable(exc))
-            if stop.wait(ANNOUNCE_INTERVAL_S):
-                return
+            stop.wait(ANNOUNCE_INTERVAL_S)
+        with contextlib.suppress(Exception):
+            self.store.workers.leave(self.worker_id)
 
     def _webhook_sender(self) -> WebhookSender:
         """Delivers webhooks of ended tasks, whichever process ended them, beside the render loop."""

@@ -184,9 +184,11 @@ def free_memory(device: torch.device) -> None:
 
 
 @contextlib.contextmanager
-def gpu_memory_guard(plan: Plan, device: torch.device) -> Iterator[None]:
+def gpu_memory_guard(plan: Plan, device: torch.device, pipe: Any) -> Iterator[None]:
     """A CUDA out-of-memory error becomes GPU_OUT_OF_MEMORY naming what to lower; memory is freed
-    after a failure or a cancel, so the worker's next task starts clean.
+    and the pipeline's hooks are reset after a failure or a cancel, so the worker's next task starts
+    clean. (diffusers resets its cache hooks' state, First Block Cache's and TaylorSeer's, only at the
+    end of a call that finishes: a call cut short would hand the next task stale cached states.)
 
     Memory is freed outside the `except` blocks: until then the exception's traceback holds the
     pipeline's frames, and with them its tensors."""
@@ -199,9 +201,11 @@ def gpu_memory_guard(plan: Plan, device: torch.device) -> Iterator[None]:
     except RenderCancelled as exc:
         cancelled = RenderCancelled(str(exc), exc.info)
     except BaseException:
+        pipe.maybe_free_model_hooks()
         free_memory(device)
         raise
     if out_of_memory or cancelled is not None:
+        pipe.maybe_free_model_hooks()
         free_memory(device)
     if cancelled is not None:
         raise cancelled

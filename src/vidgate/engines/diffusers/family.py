@@ -139,9 +139,18 @@ def _detect(path: Path, index: dict[str, Any], pipeline_class: str, components: 
             f"{path / 'model_index.json'}: pipeline {pipeline_class!r} is not a supported family "
             f"({', '.join(WAN_CLASSES + LTX2_CLASSES)})"
         )
-    if "transformer_2" in components or "image_encoder" in components or index.get("boundary_ratio"):
-        return FAMILIES["wan-a14b"]  # 2.2 A14B's two experts, or 2.1's CLIP image encoder
     vae = read_json(path / "vae" / "config.json")
+    if "transformer_2" in components or "image_encoder" in components or index.get("boundary_ratio"):
+        # 2.2 A14B's two experts, or 2.1's CLIP image encoder. Wan 2.2 T2V-A14B has the two experts
+        # too; an image-to-video transformer takes the image's latents beside the noise's, so more
+        # channels in than the VAE's latent has (36 against 16 at full size).
+        transformer = read_json(path / "transformer" / "config.json")
+        if transformer.get("in_channels", 0) <= vae.get("z_dim", 16):
+            raise ValueError(
+                f"{path}: a Wan text-to-video model (its transformer takes no image latents); "
+                "vidgate needs an image-to-video model"
+            )
+        return FAMILIES["wan-a14b"]
     if index.get("expand_timesteps") or vae.get("z_dim") == 48:
         return FAMILIES["wan-ti2v-5b"]
     raise ValueError(

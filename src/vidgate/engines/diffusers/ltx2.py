@@ -65,7 +65,7 @@ class Ltx2Engine:
         steps = common.StepReporter(plan.steps, on_progress, should_cancel)
         if should_cancel():
             raise RenderCancelled(info={"cancelled_at_step": 0})
-        with common.gpu_memory_guard(plan, self.device):
+        with common.gpu_memory_guard(plan, self.device, self.pipe):
             output = self.pipe(
                 conditions=conditions,
                 prompt=plan.prompt,
