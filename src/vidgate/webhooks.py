@@ -26,6 +26,7 @@ from standardwebhooks.webhooks import Webhook
 from vidgate import clock
 from vidgate.inputs.fetch import ImageFetcher
 from vidgate.results import ResultDocuments
+from vidgate.store.database import is_unavailable
 from vidgate.store.sql import SqlTaskStore
 
 log = logging.getLogger("vidgate.webhooks")
@@ -73,8 +74,8 @@ class WebhookSender:
             while not stop.is_set():
                 try:
                     sent = self.deliver_due(http)
-                except Exception:
-                    log.exception("webhook delivery loop error")
+                except Exception as exc:  # an outage is one line per interval, a fault its traceback
+                    log.warning("webhook delivery loop error: %s", exc, exc_info=not is_unavailable(exc))
                     sent = 0
                 if not sent:
                     stop.wait(self.interval)
