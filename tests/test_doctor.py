@@ -21,6 +21,7 @@ from vidgate.settings import Settings
 from vidgate.store.db import MIGRATIONS_DIR, open_engine, open_task_store
 
 CHECKS = ["codecs", "database", "clock", "storage", "engine motion", "speech", "signing"]
+NAMES = [*CHECKS, "engine vidu", "engine diffusers"]  # what a line may begin with
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def run_doctor(*args: str) -> tuple[int, dict[str, tuple[str, str]], str]:
     findings = {}
     for line in result.stdout.splitlines():
         status, rest = line.split(maxsplit=1)
-        check = next(name for name in sorted(CHECKS, key=len, reverse=True) if rest.startswith(name))
+        check = next(name for name in sorted(NAMES, key=len, reverse=True) if rest.startswith(name))
         findings[check] = (status, rest.removeprefix(check).strip())
     return result.exit_code, findings, result.stdout
 
@@ -251,3 +252,38 @@ def test_version() -> None:
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout == f"vidgate {version('vidgate')}\n"
+
+
+def test_the_vidu_engine_is_probed_with_one_cheap_call_that_creates_nothing(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes.vidu_provider import API_KEY, running_fake
+
+    with running_fake() as fake:
+        monkeypatch.setenv("VIDGATE_ENGINES", "motion,vidu")
+        monkeypatch.setenv("VIDGATE_VIDU_BASE_URL", fake.base_url)
+        monkeypatch.setenv("VIDGATE_VIDU_API_KEY", API_KEY)
+        status, detail = run_doctor()[1]["engine vidu"]
+        assert status == "ok" and "accepts the key" in detail
+        monkeypatch.setenv("VIDGATE_VIDU_API_KEY", "not-the-key")
+        code, findings, output = run_doctor()
+        assert code == 1 and findings["engine vidu"][0] == "fail" and "refused VIDGATE_VIDU_API_KEY" in output
+        assert "not-the-key" not in output, "the key is never shown"
+        assert fake.creates == [] and len(fake.requests) == 2
+    status, detail = run_doctor()[1]["engine vidu"]
+    assert status == "fail" and "unreachable" in detail
+
+
+def test_the_diffusers_engine_says_whether_a_gpu_is_visible(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, wan_ti2v_folder: Path
+) -> None:
+    import torch
+
+    monkeypatch.setenv("VIDGATE_ENGINES", "diffusers")
+    monkeypatch.setenv("VIDGATE_DIFFUSERS_MODEL_PATH", str(wan_ti2v_folder))
+    expected = "ok" if torch.cuda.is_available() else "warn"
+    assert run_doctor()[1]["engine diffusers"][0] == expected
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("VIDGATE_DIFFUSERS_DEVICE", "cuda:0")
+        status, detail = run_doctor()[1]["engine diffusers"]
+        assert status == "fail" and "CUDA is not visible" in detail

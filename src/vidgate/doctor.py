@@ -159,8 +159,9 @@ def check_storage(settings: Settings) -> Finding:
 
 
 def check_engines(settings: Settings) -> list[Finding]:
-    """Each enabled engine known, its settings accepted, its limits stated (without loading it:
-    loading a GPU model is minutes of work a health check must not do)."""
+    """Each enabled engine known, its settings accepted, its limits stated, and its probe passed (the
+    vidu key accepted by one cheap call, CUDA visible for diffusers), without loading it: loading a
+    GPU model is minutes of work a health check must not do."""
     from vidgate.engines import spec
 
     findings = []
@@ -171,11 +172,14 @@ def check_engines(settings: Settings) -> list[Finding]:
             if engine_spec.check_settings is not None:
                 engine_spec.check_settings(settings)
             engine_spec.limits(settings)
+            fine, words = (
+                engine_spec.probe(settings) if engine_spec.probe else (True, engine_spec.description)
+            )
         except Exception as exc:  # ValueError is a refusal; anything else, a fault worth naming too
             reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             findings.append(Finding(name, Status.FAIL, reason))
             continue
-        findings.append(Finding(name, Status.OK, engine_spec.description))
+        findings.append(Finding(name, Status.OK if fine else Status.WARN, words))
     return findings
 
 

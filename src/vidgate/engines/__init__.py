@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidgate.engines.base import FPS, Engine, EngineLimits
-from vidgate.engines.vidu.limits import check_vidu_request, check_vidu_settings, vidu_limits
+from vidgate.engines.vidu.limits import check_vidu_request, check_vidu_settings, probe_vidu, vidu_limits
 from vidgate.errors import InvalidRequestBody
 from vidgate.settings import Settings
 from vidgate.tasks.model import TaskParams
@@ -31,6 +31,9 @@ class EngineSpec:
     # Refusals beyond the limits, in the engine's own terms (e.g. a provider's forbidden combinations);
     # raises InvalidRequestBody.
     check_request: Callable[[TaskParams, Settings], None] | None = None
+    # `vidgate doctor`'s cheap look at whether the engine can work here (a provider takes the key, a
+    # GPU is visible): (fine, words), or (False, words) for a warning; raises ValueError for a fault.
+    probe: Callable[[Settings], tuple[bool, str]] | None = None
     # A rough render time in ms on one worker, stored with the task so that the queue's ETAs add up.
     estimate_ms: Callable[[TaskParams, Settings], int] = lambda params, _settings: cpu_estimate_ms(params)
 
@@ -73,6 +76,18 @@ def _check_diffusers_settings(settings: Settings) -> None:
     check_settings(settings)
 
 
+def _probe_gpu(settings: Settings) -> tuple[bool, str]:
+    """Whether the device this host's diffusers workers would use is there (imports torch)."""
+    import torch
+
+    wanted = settings.diffusers_device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if wanted.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"VIDGATE_DIFFUSERS_DEVICE is {wanted!r} but CUDA is not visible to torch here")
+    if wanted.startswith("cuda"):
+        return True, f"CUDA visible: {torch.cuda.get_device_name(torch.device(wanted))}"
+    return False, "no CUDA on this host: diffusers tasks would render on the CPU, very slowly"
+
+
 def _check_diffusers_request(params: TaskParams, settings: Settings) -> None:
     from vidgate.engines.diffusers import check_request
 
@@ -93,6 +108,7 @@ SPECS: dict[str, EngineSpec] = {
         load=_load_vidu,
         check_settings=check_vidu_settings,
         check_request=check_vidu_request,
+        probe=probe_vidu,
         estimate_ms=lambda _params, settings: round(settings.vidu_expected_render_seconds * 1000),
     ),
     "diffusers": EngineSpec(
@@ -102,6 +118,7 @@ SPECS: dict[str, EngineSpec] = {
         load=_load_diffusers,
         check_settings=_check_diffusers_settings,
         check_request=_check_diffusers_request,
+        probe=_probe_gpu,
         estimate_ms=lambda params, settings: round(
             params.duration * settings.diffusers_seconds_per_video_second * 1000
         ),

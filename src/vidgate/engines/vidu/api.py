@@ -160,6 +160,13 @@ class ViduClient:
             _credits(answer.get("credits")), views,
         )  # fmt: skip
 
+    def key_accepted(self) -> bool:
+        """A cheap look at whether the provider takes the key (`vidgate doctor`): the creations of a
+        task no account has. 401/403: the key is refused; any other answer: it was accepted. Creates
+        nothing and spends no credits; a transport fault raises httpx's error."""
+        response = self._http.get("/ent/v2/tasks/0/creations")
+        return response.status_code not in (401, 403)
+
     def cancel(self, task_id: str) -> bool:
         """True when the provider cancelled the task; False when it answered that it no longer can."""
         body = json.dumps({"id": task_id}).encode()

@@ -56,3 +56,23 @@ def check_vidu_request(params: TaskParams, _settings: Settings) -> None:
             "audio in off-peak mode.",
             {"field": "off_peak"},
         )
+
+
+def probe_vidu(settings: Settings) -> tuple[bool, str]:
+    """For `vidgate doctor`: whether the provider is reachable and takes the key (one cheap call)."""
+    import httpx
+
+    from vidgate.engines.vidu.api import ViduClient
+
+    client = ViduClient(settings)
+    try:
+        accepted = client.key_accepted()
+    except httpx.HTTPError as exc:
+        raise ValueError(
+            f"the Vidu API at {settings.vidu_base_url} is unreachable ({type(exc).__name__})"
+        ) from None
+    finally:
+        client.close()
+    if not accepted:
+        raise ValueError("the Vidu API refused VIDGATE_VIDU_API_KEY (401/403): check the key and its account")
+    return True, f"the Vidu API at {settings.vidu_base_url} accepts the key"
