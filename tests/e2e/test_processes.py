@@ -21,6 +21,7 @@ import pytest
 
 from support.databases import POSTGRES_URL, postgres_engine
 from support.media import data_uri, make_image, moov_before_mdat, probe
+from support.processes import start_vidgate, stop_vidgate
 from support.servers import ImageServer, Receiver
 from vidgate.client import Client
 from vidgate.settings import Settings
@@ -68,18 +69,10 @@ class Server:
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=env, stdout=out, stderr=out)
+    return start_vidgate(env, log, *args)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+stop = stop_vidgate
 
 
 def server_env(tmp_path: Path, database_url: str = "", **extra: str) -> dict[str, str]:
