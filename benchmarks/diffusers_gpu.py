@@ -35,7 +35,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,84 +242,141 @@ def measure(
     return row
 
 
-def run(scale: Scale, device: torch.device, smoke: bool) -> list[Row]:
+class Rows:
+    """The rows measured so far, written to `out` after each one (a run stopped at its limit keeps
+    what it measured), each optional row skipped once past `budget_s` and its failure recorded
+    rather than ending the run (a backend or a package this machine lacks)."""
+
+    def __init__(self, out: Path | None, budget_s: float) -> None:
+        self.rows: list[Row] = []
+        self.out, self.budget_s, self.started = out, budget_s, time.perf_counter()
+
+    def add(self, name: str, make: Callable[[], Row]) -> Row | None:
+        if time.perf_counter() - self.started > self.budget_s:
+            row = Row(name, float("nan"), None, 0.0, f"skipped: past the {self.budget_s:.0f} s budget")
+        else:
+            try:
+                row = make()
+            except Exception as exc:  # say what failed and measure the rest
+                row = Row(name, float("nan"), None, 0.0, f"failed: {type(exc).__name__}: {exc}"[:160])
+        self.rows.append(row)
+        if self.out is not None:
+            self.out.write_text(json.dumps([each.__dict__ for each in self.rows], indent=2))
+        return row
+
+
+def run(scale: Scale, device: torch.device, smoke: bool, rows: Rows) -> list[Row]:
     from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
 
-    rows: list[Row] = []
     started = time.perf_counter()
     pipe = build_pipe(device, smoke)
     print(f"built transformer + VAE in {time.perf_counter() - started:.1f} s", flush=True)
 
-    plain = measure("plain, CFG 5", pipe, scale, device, guidance=5.0, decode=True)
-    rows.append(plain)
-    plain_1 = measure("plain, guidance 1", pipe, scale, device, guidance=1.0)
-    rows.append(plain_1)
-    decode_s = plain.decode_s or 0.0
-    plain.extra["quality_s_per_video"] = round(50 * plain.seconds_per_step + decode_s, 1)
-    plain_1.extra["fast_s_per_video"] = round(4 * plain_1.seconds_per_step + decode_s, 1)
+    def lever(
+        name: str, on: Callable[[], object], off: Callable[[], object], **options: Any
+    ) -> Callable[[], Row]:
+        def measured() -> Row:
+            on()
+            try:
+                return measure(name, pipe, scale, device, **({"guidance": 1.0} | options))
+            finally:
+                off()
+
+        return measured
+
+    # The rows that matter most first: the plain calls and compile, then the other levers.
+    plain = rows.add(
+        "plain, CFG 5", lambda: measure("plain, CFG 5", pipe, scale, device, guidance=5.0, decode=True)
+    )
+    plain_1 = rows.add(
+        "plain, guidance 1", lambda: measure("plain, guidance 1", pipe, scale, device, guidance=1.0)
+    )
+    if plain is not None and plain_1 is not None:
+        decode_s = plain.decode_s or 0.0
+        plain.extra["quality_denoise_decode_s_per_video"] = round(50 * plain.seconds_per_step + decode_s, 1)
+        # Denoising and decoding only: text and image encoding, resizing and x264 come on top.
+        plain_1.extra["fast_denoise_decode_s_per_video"] = round(4 * plain_1.seconds_per_step + decode_s, 1)
 
     for backend in ("flash", "_native_cudnn", "_native_flash", "sage"):
-        try:
-            pipe.transformer.set_attention_backend(backend)
-            rows.append(measure(f"attention {backend}", pipe, scale, device, guidance=1.0))
-        except Exception as exc:  # a backend this machine lacks: say so and go on
-            rows.append(Row(f"attention {backend}", float("nan"), None, 0.0, f"unavailable: {exc}"[:120]))
-        finally:
-            pipe.transformer.reset_attention_backend()
-
+        rows.add(
+            f"attention {backend}",
+            lever(
+                f"attention {backend}",
+                lambda backend=backend: pipe.transformer.set_attention_backend(backend),
+                pipe.transformer.reset_attention_backend,
+            ),
+        )
     for label, config in (
         ("first-block cache 0.05", FirstBlockCacheConfig(threshold=0.05)),
         ("TaylorSeer cache", TaylorSeerCacheConfig()),
     ):
-        pipe.transformer.enable_cache(config)
-        rows.append(
-            measure(label, pipe, scale, device, guidance=1.0, steps=scale.cache_steps, note="random weights")
+        rows.add(
+            label,
+            lever(
+                label,
+                lambda config=config: pipe.transformer.enable_cache(config),
+                pipe.transformer.disable_cache,
+                steps=scale.cache_steps,
+                note="random weights",
+            ),
         )
-        pipe.transformer.disable_cache()
-    rows.append(
-        measure("plain, guidance 1, cache steps", pipe, scale, device, guidance=1.0, steps=scale.cache_steps)
+    rows.add(
+        "plain, guidance 1, cache steps",
+        lambda: measure(
+            "plain, guidance 1, cache steps", pipe, scale, device, guidance=1.0, steps=scale.cache_steps
+        ),
     )
+    rows.add(
+        "VAE tiling",
+        lever("VAE tiling", pipe.vae.enable_tiling, pipe.vae.disable_tiling, decode=True, steps=1),
+    )
+    if device.type == "cuda":  # needs accelerate, which the GPU host may lack: a failed row, not a failed run
 
-    pipe.vae.enable_tiling()
-    rows.append(measure("VAE tiling", pipe, scale, device, guidance=1.0, decode=True, steps=1))
-    pipe.vae.disable_tiling()
+        def offload_off() -> None:
+            pipe.remove_all_hooks()
+            pipe.to(device)
 
-    if device.type == "cuda":
-        pipe.enable_model_cpu_offload(device=device)
-        rows.append(measure("model offload", pipe, scale, device, guidance=1.0))
-        pipe.remove_all_hooks()
-        pipe.to(device)
+        rows.add(
+            "model offload",
+            lever("model offload", lambda: pipe.enable_model_cpu_offload(device=device), offload_off),
+        )
 
-    compile_started = time.perf_counter()
-    pipe.transformer.compile_repeated_blocks(fullgraph=False)  # as the engine: the cache hooks break graphs
-    compiled = measure("compile (regional)", pipe, scale, device, guidance=1.0)
-    compiled.extra["first_call_s"] = round(time.perf_counter() - compile_started, 1)
-    rows.append(compiled)
-    pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=0.05))
-    both = measure(
+    def compiled() -> Row:
+        compile_started = time.perf_counter()
+        pipe.transformer.compile_repeated_blocks(fullgraph=False)  # as the engine: cache hooks break graphs
+        row = measure("compile (regional)", pipe, scale, device, guidance=1.0)
+        row.extra["first_call_s"] = round(time.perf_counter() - compile_started, 1)
+        return row
+
+    rows.add("compile (regional)", compiled)
+    rows.add(
         "compile + first-block cache",
-        pipe,
-        scale,
-        device,
-        guidance=1.0,
-        steps=scale.cache_steps,
-        note="random weights",
+        lever(
+            "compile + first-block cache",
+            lambda: pipe.transformer.enable_cache(FirstBlockCacheConfig(threshold=0.05)),
+            pipe.transformer.disable_cache,
+            steps=scale.cache_steps,
+            note="random weights",
+        ),
     )
-    rows.append(both)
-    pipe.transformer.disable_cache()
 
-    # fp8 last: casting the weights in place is not undone.
-    pipe.transformer.enable_layerwise_casting(
-        storage_dtype=torch.float8_e4m3fn, compute_dtype=pipe.transformer.dtype
-    )
-    rows.append(measure("fp8 layerwise casting (+compile)", pipe, scale, device, guidance=1.0))
-    return rows
+    def fp8() -> Row:  # last: casting the weights in place is not undone
+        pipe.transformer.enable_layerwise_casting(
+            storage_dtype=torch.float8_e4m3fn, compute_dtype=pipe.transformer.dtype
+        )
+        return measure("fp8 layerwise casting (+compile)", pipe, scale, device, guidance=1.0)
+
+    rows.add("fp8 layerwise casting (+compile)", fp8)
+    return rows.rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cpu-smoke", action="store_true", help="tiny configs on the CPU: check the script")
-    parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON here (after each row)")
+    parser.add_argument(
+        "--budget", type=float, default=420.0, help="seconds after which the remaining rows are skipped"
+    )
     args = parser.parse_args()
     ensure_diffusers()
     if args.cpu_smoke:
@@ -333,7 +390,7 @@ def main() -> None:
         device, scale = torch.device("cuda"), Scale()
         print(torch.cuda.get_device_name(device), f"torch {torch.__version__}", flush=True)
     started = time.perf_counter()
-    rows = run(scale, device, args.cpu_smoke)
+    rows = run(scale, device, args.cpu_smoke, Rows(args.out, args.budget))
     print(f"total {time.perf_counter() - started:.0f} s")
     print("\n| row | s/step | VAE decode s | peak VRAM GiB | note |\n|---|---|---|---|---|")
     for row in rows:
@@ -341,8 +398,6 @@ def main() -> None:
         extra = ", ".join(f"{key} {value}" for key, value in row.extra.items())
         note = "; ".join(part for part in (row.note, extra) if part)
         print(f"| {row.name} | {row.seconds_per_step:.3f} | {decode} | {row.peak_vram_gib:.1f} | {note} |")
-    if args.out:
-        args.out.write_text(json.dumps([row.__dict__ for row in rows], indent=2))
 
 
 if __name__ == "__main__":
