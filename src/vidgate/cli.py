@@ -142,11 +142,17 @@ def worker(
         str | None,
         typer.Option(help="Engines this worker runs, comma-separated (default: every enabled engine)."),
     ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="The GPU of this worker's diffusers engine, e.g. cuda:1 (VIDGATE_DIFFUSERS_DEVICE)."
+        ),
+    ] = None,
 ) -> None:
     """Run a standalone worker against the configured database and storage."""
     from vidgate.worker.process import run_worker_until_signalled
 
-    settings = _settings_or_exit({"worker_engines": engines})
+    settings = _settings_or_exit({"worker_engines": engines, "diffusers_device": device})
     _engines_must_run(settings)
     with _store_must_open():
         run_worker_until_signalled(settings)
