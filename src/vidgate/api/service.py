@@ -65,7 +65,7 @@ class Services:
     fetcher: ImageFetcher = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     speech_checks: SpeechCheckPool = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     results: ResultDocuments = field(init=False)
-    _unserved_warned: dict[str, float] = field(default_factory=dict, init=False)
+    _unserved_checked: dict[str, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.fetcher is None:
@@ -90,10 +90,10 @@ class Services:
         requested = request.extra.engine if request.extra else None
         engine = engines.choose_engine(requested, key.engine if key else None, self.settings)
         # Checked on the request's own image list first, so an impossible request decodes nothing.
-        engines.check_request(engine, request.to_params(request.images), self.settings)
+        limits = engines.check_request(engine, request.to_params(request.images), self.settings)
         # vidgate's own speech, only where vidgate speaks: an engine that makes its own sound (an
         # upstream provider) takes the prompt and voice_id as they are.
-        if request.audio and "audio" not in engines.spec(engine).limits(self.settings).renders_itself:
+        if request.audio and "audio" not in limits.renders_itself:
             self._check_speech(request)
         if request.extra and request.extra.webhook:
             self.check_webhook_url(request.extra.webhook.url)
@@ -126,12 +126,13 @@ class Services:
         return task
 
     def _warn_if_unserved(self, engine: str) -> None:
-        """Say in the log, at most once a minute per engine, that tasks wait for a worker."""
+        """Say in the log, at most once a minute per engine, that tasks wait for a worker: the registry
+        is read at most once a minute per engine too, not on every submit."""
         now = time.monotonic()
-        if now < self._unserved_warned.get(engine, -UNSERVED_WARNING_S) + UNSERVED_WARNING_S:
+        if now < self._unserved_checked.get(engine, -UNSERVED_WARNING_S) + UNSERVED_WARNING_S:
             return
+        self._unserved_checked[engine] = now
         if self.store.workers.live_by_engine().get(engine, 0) == 0:
-            self._unserved_warned[engine] = now
             log.warning("engine %s has no live worker: its tasks wait QUEUED until one starts", engine)
 
     @staticmethod

@@ -168,8 +168,9 @@ def choose_engine(requested: str | None, pinned: str | None, settings: Settings)
     return name
 
 
-def check_request(name: str, params: TaskParams, settings: Settings) -> None:
-    """A request the engine cannot serve is refused at submit (400), so it never reaches a worker."""
+def check_request(name: str, params: TaskParams, settings: Settings) -> EngineLimits:
+    """A request the engine cannot serve is refused at submit (400), so it never reaches a worker;
+    the engine's limits, read once for the submit (an engine may read files for them)."""
     limits = spec(name).limits(settings)
 
     def refuse(field: str, why: str, allowed: object) -> InvalidRequestBody:
@@ -200,6 +201,7 @@ def check_request(name: str, params: TaskParams, settings: Settings) -> None:
         )
     if (check := spec(name).check_request) is not None:
         check(params, settings)
+    return limits
 
 
 def max_images(limits: EngineLimits, settings: Settings) -> int:
